@@ -1,0 +1,133 @@
+/*
+ * parse.c - the option parser shared by every command; see cmd.h.
+ *
+ * Accepts --name VALUE, --name=VALUE, --flag, -h/--help, and "--" to end options.
+ * Command options are looked up first, then the configuration flags of config.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/log.h"
+
+void cmd_usage_print(const struct cmd_usage *u, const struct opt *opts, FILE *out)
+{
+    fprintf(out, "usage: onefile %s %s\n\n%s\n", u->name, u->synopsis, u->summary);
+    if (opts && opts[0].name) {
+        fprintf(out, "\noptions:\n");
+        for (const struct opt *o = opts; o->name; o++) {
+            char left[64];
+            snprintf(left, sizeof(left), "--%s%s", o->name, o->kind == OPT_VALUE ? " VALUE" : "");
+            fprintf(out, "  %-24s %s\n", left, o->help);
+        }
+    }
+    if (u->config_flags) {
+        fprintf(out, "\nconfiguration (flags override the environment):\n");
+        config_print_flags(out);
+    }
+    fprintf(out, "  %-24s %s\n", "-h, --help", "show this help");
+}
+
+int cmd_fail(const struct cmd_usage *u, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "onefile %s: ", u->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+static int usage_error(const struct cmd_usage *u, struct config *cfg, const char *msg)
+{
+    fprintf(stderr, "onefile %s: %s\nusage: onefile %s %s (see onefile %s --help)\n", u->name,
+            msg, u->name, u->synopsis, u->name);
+    config_release(cfg);
+    return 2;
+}
+
+static const struct opt *find_opt(const struct opt *opts, const char *name, size_t len)
+{
+    for (const struct opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt *opts,
+              struct config *cfg, char **pos, int maxpos, int *npos)
+{
+    char err[512];
+    int only_pos = 0;
+
+    *npos = 0;
+    config_init(cfg);
+    if (config_load_env(cfg, err, sizeof(err)) < 0)
+        return usage_error(u, cfg, err);
+
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (only_pos || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (*npos >= maxpos) {
+                snprintf(err, sizeof(err), "unexpected argument '%s'", arg);
+                return usage_error(u, cfg, err);
+            }
+            pos[(*npos)++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            cmd_usage_print(u, opts, stdout);
+            config_release(cfg);
+            return 0;
+        }
+        if (arg[1] != '-') {
+            snprintf(err, sizeof(err), "unknown option '%s'", arg);
+            return usage_error(u, cfg, err);
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_opt(opts, name, namelen);
+        if (o && o->kind == OPT_BOOL) {
+            if (eq) {
+                snprintf(err, sizeof(err), "option '--%s' takes no value", o->name);
+                return usage_error(u, cfg, err);
+            }
+            *(int *)o->dest = 1;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, sizeof(err), "option '--%.*s' needs a value", (int)namelen, name);
+                return usage_error(u, cfg, err);
+            }
+            value = argv[++i];
+        }
+        if (o) {
+            *(const char **)o->dest = value;
+            continue;
+        }
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%.*s", (int)namelen, name);
+        int rc = u->config_flags ? config_set_flag(cfg, flag, value, err, sizeof(err)) : 1;
+        if (rc < 0) {
+            fprintf(stderr, "onefile %s: %s\n", u->name, err);
+            config_release(cfg);
+            return 2;
+        }
+        if (rc == 1) {
+            snprintf(err, sizeof(err), "unknown option '--%s'", flag);
+            return usage_error(u, cfg, err);
+        }
+    }
+    int level = log_level_parse(cfg->log_level);
+    log_setup(level < 0 ? LOG_INFO : (enum log_level)level, LOG_FORMAT_AUTO);
+    return -1;
+}

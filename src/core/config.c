@@ -1,0 +1,312 @@
+/*
+ * config.c - the settings table and its validation; see config.h.
+ *
+ * Adding a setting: add a field to struct config, then one row to `settings` below with
+ * its environment variable, flag (or NULL), type, bounds and default. Parsing, validation,
+ * masking in `onefile config` and the flag help all follow from the row.
+ */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+
+enum setting_type {
+    SET_STRING, /* any non-empty text */
+    SET_INT,    /* a whole number in [min, max] */
+    SET_CHOICE, /* one of `choices`, separated by '|' */
+    SET_LISTEN, /* ADDR:PORT */
+    SET_URL,    /* starts with one of `choices`, separated by '|' */
+};
+
+struct setting {
+    const char *env;
+    const char *flag;
+    enum setting_type type;
+    size_t offset;
+    const char *def; /* NULL = unset */
+    long min, max;
+    const char *choices;
+    int secret;
+    const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct setting settings[] = {
+    {"ONEFILE_DB", "db", SET_STRING, F(db), "./data/onefile.db", 0, 0, NULL, 0,
+     "path of the SQLite database file"},
+    {"ONEFILE_LISTEN", "listen", SET_LISTEN, F(listen), "127.0.0.1:8080", 0, 0, NULL, 0,
+     "address and port to serve HTTP on"},
+    {"ONEFILE_BUSY_TIMEOUT_MS", "busy-timeout", SET_INT, F(busy_timeout_ms), "5000", 0, 600000,
+     NULL, 0, "how long a connection waits for a lock, in ms"},
+    {"ONEFILE_SYNCHRONOUS", "synchronous", SET_CHOICE, F(synchronous), "full", 0, 0,
+     "full|normal", 0, "PRAGMA synchronous: full (fsync every commit) or normal"},
+    {"ONEFILE_BACKUP_URL", "backup-url", SET_URL, F(backup_url), NULL, 0, 0, "file:///|s3://", 0,
+     "where backups go: file:///dir or s3://bucket/prefix"},
+    {"ONEFILE_BACKUP_SCHEDULE", NULL, SET_STRING, F(backup_schedule), "0 3 * * 0", 0, 0, NULL, 0,
+     "cron expression for scheduled backups"},
+    {"ONEFILE_BACKUP_KEEP", NULL, SET_INT, F(backup_keep), "8", 1, 10000, NULL, 0,
+     "number of backups kept"},
+    {"AWS_ACCESS_KEY_ID", NULL, SET_STRING, F(aws_access_key_id), NULL, 0, 0, NULL, 1, NULL},
+    {"AWS_SECRET_ACCESS_KEY", NULL, SET_STRING, F(aws_secret_access_key), NULL, 0, 0, NULL, 1,
+     NULL},
+    {"AWS_REGION", NULL, SET_STRING, F(aws_region), "us-east-1", 0, 0, NULL, 0, NULL},
+    {"AWS_ENDPOINT_URL", NULL, SET_URL, F(aws_endpoint_url), NULL, 0, 0, "http://|https://", 0,
+     NULL},
+    {"ONEFILE_ADMIN_EMAIL", NULL, SET_STRING, F(admin_email), NULL, 0, 0, NULL, 0, NULL},
+    {"ONEFILE_ADMIN_PASSWORD", NULL, SET_STRING, F(admin_password), NULL, 0, 0, NULL, 1, NULL},
+    {"ONEFILE_SITE_TITLE", NULL, SET_STRING, F(site_title), "onefile", 0, 0, NULL, 0, NULL},
+    {"ONEFILE_BASE_URL", "base-url", SET_URL, F(base_url), "http://127.0.0.1:8080", 0, 0,
+     "http://|https://", 0, "public URL of the site, for links, feed and cookies"},
+    {"ONEFILE_THEME_DIR", "theme-dir", SET_STRING, F(theme_dir), NULL, 0, 0, NULL, 0,
+     "directory whose templates/static files override the embedded theme"},
+    {"ONEFILE_MIGRATIONS_DIR", "migrations-dir", SET_STRING, F(migrations_dir), NULL, 0, 0, NULL,
+     0, "directory of the site's own NNNN_name.sql migrations"},
+    {"ONEFILE_HTTP_THREADS", "http-threads", SET_INT, F(http_threads), "4", 1, 256, NULL, 0,
+     "HTTP worker threads"},
+    {"ONEFILE_MAX_BODY_BYTES", NULL, SET_INT, F(max_body_bytes), "1048576", 1024, 268435456,
+     NULL, 0, NULL},
+    {"ONEFILE_CONN_TIMEOUT_S", NULL, SET_INT, F(conn_timeout_s), "15", 1, 3600, NULL, 0, NULL},
+    {"ONEFILE_REQUEST_TIMEOUT_S", NULL, SET_INT, F(request_timeout_s), "30", 1, 3600, NULL, 0,
+     NULL},
+    {"ONEFILE_SHUTDOWN_TIMEOUT_S", NULL, SET_INT, F(shutdown_timeout_s), "10", 0, 600, NULL, 0,
+     NULL},
+    {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
+     "debug|info|warn|error", 0, "least severe log level written"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static char **str_field(struct config *cfg, const struct setting *s)
+{
+    return (char **)((char *)cfg + s->offset);
+}
+
+static long *long_field(struct config *cfg, const struct setting *s)
+{
+    return (long *)((char *)cfg + s->offset);
+}
+
+static int in_choices(const char *choices, const char *value, int prefix)
+{
+    size_t vlen = strlen(value);
+    const char *p = choices;
+    while (*p) {
+        size_t n = strcspn(p, "|");
+        if (prefix ? (vlen > n && strncmp(value, p, n) == 0) : (vlen == n && !strncmp(value, p, n)))
+            return 1;
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+    return 0;
+}
+
+static int parse_listen(struct config *cfg, const char *value)
+{
+    const char *colon = strrchr(value, ':');
+    if (!colon || colon == value)
+        return -1;
+    size_t hostlen = (size_t)(colon - value);
+    char host[64];
+    if (value[0] == '[') {
+        if (hostlen < 3 || value[hostlen - 1] != ']' || hostlen - 2 >= sizeof(host))
+            return -1;
+        memcpy(host, value + 1, hostlen - 2);
+        host[hostlen - 2] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return -1;
+    } else {
+        if (hostlen >= sizeof(host))
+            return -1;
+        memcpy(host, value, hostlen);
+        host[hostlen] = '\0';
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) != 1)
+            return -1;
+    }
+    const char *port = colon + 1;
+    if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+        return -1;
+    long p = strtol(port, NULL, 10);
+    if (p < 1 || p > 65535)
+        return -1;
+    memcpy(cfg->listen_host, host, sizeof(host));
+    cfg->listen_port = (unsigned)p;
+    return 0;
+}
+
+/* Validates value for s and stores it. `source` names where it came from. */
+static int set_value(struct config *cfg, const struct setting *s, const char *source,
+                     const char *value, char *err, size_t errlen)
+{
+    switch (s->type) {
+    case SET_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (!*value || *end || errno || v < s->min || v > s->max) {
+            snprintf(err, errlen, "%s: '%s' is not a whole number from %ld to %ld", source,
+                     value, s->min, s->max);
+            return -1;
+        }
+        *long_field(cfg, s) = v;
+        return 0;
+    }
+    case SET_CHOICE:
+        if (!in_choices(s->choices, value, 0)) {
+            snprintf(err, errlen, "%s: unknown value '%s' (allowed: %s)", source, value,
+                     s->choices);
+            return -1;
+        }
+        break;
+    case SET_URL:
+        if (!in_choices(s->choices, value, 1)) {
+            snprintf(err, errlen, "%s: '%s' must start with %s", source, value, s->choices);
+            return -1;
+        }
+        break;
+    case SET_LISTEN:
+        if (parse_listen(cfg, value) < 0) {
+            snprintf(err, errlen,
+                     "%s: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], port 1-65535)",
+                     source, value);
+            return -1;
+        }
+        break;
+    case SET_STRING:
+        if (!*value) {
+            snprintf(err, errlen, "%s: must not be empty", source);
+            return -1;
+        }
+        break;
+    }
+    char **field = str_field(cfg, s);
+    free(*field);
+    *field = xstrdup(value);
+    return 0;
+}
+
+void config_init(struct config *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].def && set_value(cfg, &settings[i], "default", settings[i].def, err,
+                                         sizeof(err)) < 0)
+            abort(); /* a bad default is a programming error */
+}
+
+void config_release(struct config *cfg)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].type != SET_INT)
+            free(*str_field(cfg, &settings[i]));
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_load_env(struct config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *v = getenv(settings[i].env);
+        if (v && set_value(cfg, &settings[i], settings[i].env, v, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_set_flag(struct config *cfg, const char *flag, const char *value, char *err,
+                    size_t errlen)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].flag && strcmp(settings[i].flag, flag) == 0) {
+            char source[80];
+            snprintf(source, sizeof(source), "--%s", flag);
+            return set_value(cfg, &settings[i], source, value, err, errlen);
+        }
+    }
+    return 1;
+}
+
+int config_check_db_dir(const struct config *cfg, char *err, size_t errlen)
+{
+    char *dir = xstrdup(cfg->db);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    /* walk up to the nearest directory that exists: that one must be writable */
+    int rc = -1;
+    struct stat st;
+    for (;;) {
+        if (stat(dir, &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                snprintf(err, errlen, "data directory '%s' is not a directory", dir);
+            else if (access(dir, W_OK | X_OK) != 0)
+                snprintf(err, errlen, "data directory '%s' is not writable", dir);
+            else
+                rc = 0;
+            break;
+        }
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "data directory '%s': %s", dir, strerror(errno));
+            break;
+        }
+        slash = strrchr(dir, '/');
+        if (!slash)
+            strcpy(dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    free(dir);
+    return rc;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        const char *field = (const char *)cfg + s->offset;
+        if (s->type == SET_INT) {
+            fprintf(out, "%s=%ld\n", s->env, *(const long *)(const void *)field);
+            continue;
+        }
+        const char *v = *(char *const *)(const void *)field;
+        if (!v)
+            fprintf(out, "%s=\n", s->env);
+        else if (s->secret)
+            fprintf(out, "%s=******** (set)\n", s->env);
+        else
+            fprintf(out, "%s=%s\n", s->env, v);
+    }
+}
+
+void config_print_flags(FILE *out)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (!s->flag)
+            continue;
+        char left[64];
+        snprintf(left, sizeof(left), "--%s VALUE", s->flag);
+        fprintf(out, "  %-24s %s (%s)\n", left, s->help, s->env);
+    }
+}
+
+int config_synchronous_level(const struct config *cfg)
+{
+    return strcmp(cfg->synchronous, "normal") == 0 ? 1 : 2;
+}

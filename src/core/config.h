@@ -1,0 +1,70 @@
+/*
+ * config.h - the effective configuration: defaults, then environment, then flags.
+ *
+ * Every setting is one row of the table in config.c (name of its environment variable,
+ * its flag, type, bounds, default, whether it is a secret). Values are validated when
+ * they are set, so a struct config that went through config_load_env() and
+ * config_set_flag() without error is valid. Errors are written into `err` as one line
+ * naming the variable or flag, the value and what is allowed.
+ * Threads: built at start-up by the main thread, read-only afterwards.
+ */
+#ifndef ONEFILE_CORE_CONFIG_H
+#define ONEFILE_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    char *db;                 /* ONEFILE_DB */
+    char *listen;             /* ONEFILE_LISTEN, "ADDR:PORT" as given */
+    char listen_host[64];     /* parsed from listen: IPv4 dotted quad or IPv6 literal */
+    unsigned listen_port;     /* parsed from listen, 1-65535 */
+    long busy_timeout_ms;     /* ONEFILE_BUSY_TIMEOUT_MS */
+    char *synchronous;        /* "full" or "normal" */
+    char *backup_url;         /* file:///dir or s3://bucket/prefix, or NULL */
+    char *backup_schedule;    /* cron expression */
+    long backup_keep;
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *aws_region;
+    char *aws_endpoint_url;
+    char *admin_email;
+    char *admin_password;
+    char *site_title;
+    char *base_url;
+    char *theme_dir;
+    char *migrations_dir;     /* a site's own migrations, or NULL */
+    long http_threads;        /* libmicrohttpd worker threads */
+    long max_body_bytes;      /* request body limit (413 beyond) */
+    long conn_timeout_s;      /* idle connection timeout */
+    long request_timeout_s;   /* cap on the time to receive one whole request */
+    long shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
+    char *log_level;
+};
+
+/* Fills cfg with the defaults. Release with config_release(). */
+void config_init(struct config *cfg);
+void config_release(struct config *cfg);
+
+/* Applies every ONEFILE_* / AWS_* variable that is set. 0, or -1 with err filled. */
+int config_load_env(struct config *cfg, char *err, size_t errlen);
+
+/* Applies one flag ("db", "listen", ... without the dashes). Returns 0, -1 with err
+   filled for a bad value, or 1 when no setting has that flag. */
+int config_set_flag(struct config *cfg, const char *flag, const char *value, char *err,
+                    size_t errlen);
+
+/* Checks that the database's directory exists and is writable, or can be created.
+   0, or -1 with err filled. */
+int config_check_db_dir(const struct config *cfg, char *err, size_t errlen);
+
+/* Prints every setting as NAME=value (secrets masked), one per line. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Writes "  --flag VALUE   help" lines for every setting that has a flag. */
+void config_print_flags(FILE *out);
+
+/* 2 for "full", 1 for "normal": the value of PRAGMA synchronous. */
+int config_synchronous_level(const struct config *cfg);
+
+#endif

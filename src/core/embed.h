@@ -1,0 +1,19 @@
+/*
+ * embed.h - files compiled into the binary (migrations, later the default theme).
+ *
+ * cmake/embed.cmake generates one array per embedded directory, sorted by name and
+ * terminated by an entry whose name is NULL. Data is NUL-terminated (not counted in size).
+ */
+#ifndef ONEFILE_CORE_EMBED_H
+#define ONEFILE_CORE_EMBED_H
+
+struct embedded_file {
+    const char *name;          /* path relative to the embedded directory */
+    const unsigned char *data; /* size bytes, then a NUL */
+    unsigned long size;
+};
+
+extern const struct embedded_file embedded_migrations[];
+extern const unsigned long embedded_migrations_count;
+
+#endif

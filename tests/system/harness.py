@@ -1,0 +1,163 @@
+"""Shared helpers for the system tests: run the real onefile binary, start `serve` on a
+free 127.0.0.1 port against a fresh file, talk HTTP to it, stop it, and fail on any
+sanitizer report. Python standard library only.
+
+Every server a test starts listens on 127.0.0.1, is waited for with a bounded loop, and
+is stopped (SIGTERM, then SIGKILL after a deadline) when the test ends.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("ONEFILE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "onefile")
+
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer")
+
+
+def clean_env(**extra):
+    """The environment for a child: no ONEFILE_* from the caller, then `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ONEFILE_") and not k.startswith("AWS_")}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def assert_no_sanitizer(testcase, stderr):
+    for mark in SANITIZER_MARKS:
+        testcase.assertNotIn(mark, stderr, "sanitizer report:\n" + stderr[-4000:])
+
+
+def run(args, env=None, input=None, timeout=60):
+    """Runs `onefile args...` to completion; returns CompletedProcess with text output."""
+    return subprocess.run([BIN] + list(args), env=env or clean_env(), input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running `onefile serve`. Use as a context manager or call stop()."""
+
+    def __init__(self, db, extra_args=(), env=None, wait=True):
+        self.db = db
+        self.port = free_port()
+        self.stderr_path = db + ".serve-%d.log" % self.port
+        self.stderr_file = open(self.stderr_path, "w+")
+        self.env = env or clean_env()
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--db", db, "--listen", "127.0.0.1:%d" % self.port]
+            + list(extra_args),
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.stderr_file)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited with %d:\n%s"
+                                     % (self.proc.returncode, self.stderr()))
+            try:
+                status, _, _ = self.request("GET", "/healthz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("server did not become healthy:\n" + self.stderr())
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """One request on a new connection: (status, headers dict lower-cased, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def json(self, method, path, **kw):
+        status, headers, data = self.request(method, path, **kw)
+        return status, json.loads(data.decode())
+
+    def raw(self, payload, timeout=5, read_until_close=True):
+        """Sends raw bytes on a new socket and returns what came back before close/timeout."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(payload)
+            chunks = []
+            try:
+                while True:
+                    c = s.recv(65536)
+                    if not c:
+                        break
+                    chunks.append(c)
+                    if not read_until_close:
+                        break
+            except socket.timeout:
+                pass
+            return b"".join(chunks)
+
+    def stderr(self):
+        self.stderr_file.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns its exit code (SIGKILL after the deadline)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr_file.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class TestCase(unittest.TestCase):
+    """A test case with a fresh temporary directory per test (self.dir, self.db)."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="onefile-test-")
+        self.dir = self._tmp.name
+        self.db = os.path.join(self.dir, "data", "onefile.db")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop(sig=signal.SIGKILL)
+        self._tmp.cleanup()
+
+    def serve(self, *args, **kw):
+        s = Server(kw.pop("db", self.db), extra_args=args, **kw)
+        self.servers.append(s)
+        return s
+
+    def stop_clean(self, server):
+        """SIGTERM, expect exit 0 and no sanitizer report; returns the server's stderr."""
+        rc = server.stop()
+        err = server.stderr()
+        self.assertEqual(rc, 0, "serve exited %d:\n%s" % (rc, err[-4000:]))
+        assert_no_sanitizer(self, err)
+        return err
