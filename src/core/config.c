@@ -240,37 +240,48 @@ int config_check_db_dir(const struct config *cfg, char *err, size_t errlen)
 {
     char *dir = xstrdup(cfg->db);
     char *slash = strrchr(dir, '/');
+    char *probe = NULL;
+    int rc = -1;
     if (!slash)
         strcpy(dir, ".");
     else if (slash == dir)
         dir[1] = '\0';
     else
         *slash = '\0';
-    /* walk up to the nearest directory that exists: that one must be writable */
-    int rc = -1;
-    struct stat st;
-    for (;;) {
-        if (stat(dir, &st) == 0) {
-            if (!S_ISDIR(st.st_mode))
-                snprintf(err, errlen, "data directory '%s' is not a directory", dir);
-            else if (access(dir, W_OK | X_OK) != 0)
-                snprintf(err, errlen, "data directory '%s' is not writable", dir);
-            else
-                rc = 0;
-            break;
+    /* create it like mkdir -p, then prove it writable with a probe file: access(2) says
+       yes to root on a read-only mount or /proc */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int made = mkdir(dir, 0755) == 0 || errno == EEXIST;
+        *p = '/';
+        if (!made) {
+            snprintf(err, errlen, "data directory '%s' cannot be created: %s", dir,
+                     strerror(errno));
+            goto out;
         }
-        if (errno != ENOENT) {
-            snprintf(err, errlen, "data directory '%s': %s", dir, strerror(errno));
-            break;
-        }
-        slash = strrchr(dir, '/');
-        if (!slash)
-            strcpy(dir, ".");
-        else if (slash == dir)
-            dir[1] = '\0';
-        else
-            *slash = '\0';
     }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "data directory '%s' cannot be created: %s", dir, strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "data directory '%s' is not a directory", dir);
+        goto out;
+    }
+    probe = xasprintf("%s/.onefile-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) {
+        snprintf(err, errlen, "data directory '%s' is not writable: %s", dir, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    unlink(probe);
+    rc = 0;
+out:
+    free(probe);
     free(dir);
     return rc;
 }

@@ -345,12 +345,28 @@ static int line_of(const char *text, const char *at)
     return line;
 }
 
+/* Skips whitespace and SQL comments: where a statement's own text starts. */
+static const char *skip_space(const char *p)
+{
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
 /* Whether a statement ends or starts a transaction: the runner owns the transaction, and a
    COMMIT inside a migration would make half of it permanent. */
 static int is_transaction_control(sqlite3_stmt *st)
 {
     static const char *const words[] = {"BEGIN", "COMMIT", "END", "ROLLBACK"};
-    const char *sql = sqlite3_sql(st);
+    const char *sql = skip_space(sqlite3_sql(st));
     size_t n = strspn(sql, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (n == strlen(words[i]) && strncasecmp(sql, words[i], n) == 0)
@@ -365,7 +381,7 @@ static int run_sql(sqlite3 *db, const char *source, const struct migration *m)
     while (*sql) {
         sqlite3_stmt *st = NULL;
         const char *tail;
-        const char *start = sql + strspn(sql, " \t\r\n");
+        const char *start = skip_space(sql);
         if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK)
             return log_err("migrate: %s (%s) line %d: %s", m->name, source, line_of(m->sql, start),
                            sqlite3_errmsg(db));
