@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "db/lock.h"
 #include "db/migrate.h"
 
 static void print_status(json_t *st)
@@ -54,6 +55,7 @@ int cmd_migrate(int argc, char **argv)
     struct migration_plan plan;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
     sqlite3 *db = NULL;
+    struct lock lock = {-1, NULL};
     rc = 2;
     if (migrate_plan_load(&plan, cfg.migrations_dir, err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
@@ -79,6 +81,11 @@ int cmd_migrate(int argc, char **argv)
         cmd_fail(&u, "%s", err);
         goto out;
     }
+    /* a running server owns the file (and migrates it itself when it starts) */
+    if (lock_acquire(&lock, cfg.db, "migrate", err, sizeof(err)) < 0) {
+        cmd_fail(&u, "%s; `serve` applies pending migrations when it starts", err);
+        goto out;
+    }
     int applied;
     rc = 1;
     if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0 || migrate_apply(db, &plan, &applied) < 0)
@@ -86,6 +93,7 @@ int cmd_migrate(int argc, char **argv)
     printf("%d migration%s applied\n", applied, applied == 1 ? "" : "s");
     rc = 0;
 out:
+    lock_release(&lock);
     sqlite3_close_v2(db);
     migrate_plan_release(&plan);
 out_cfg:
