@@ -64,8 +64,11 @@ int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt
 
     *npos = 0;
     config_init(cfg);
-    if (config_load_env(cfg, err, sizeof(err)) < 0)
-        return usage_error(u, cfg, err);
+    if (config_load_env(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "onefile %s: %s\n", u->name, err);
+        config_release(cfg);
+        return 2;
+    }
 
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
@@ -102,6 +105,12 @@ int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt
             *(int *)o->dest = 1;
             continue;
         }
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%.*s", (int)namelen, name);
+        if (!o && (!u->config_flags || !config_has_flag(flag))) {
+            snprintf(err, sizeof(err), "unknown option '--%s'", flag);
+            return usage_error(u, cfg, err);
+        }
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
             if (i + 1 >= argc) {
@@ -114,8 +123,6 @@ int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt
             *(const char **)o->dest = value;
             continue;
         }
-        char flag[64];
-        snprintf(flag, sizeof(flag), "%.*s", (int)namelen, name);
         int rc = u->config_flags ? config_set_flag(cfg, flag, value, err, sizeof(err)) : 1;
         if (rc < 0) {
             fprintf(stderr, "onefile %s: %s\n", u->name, err);

@@ -236,6 +236,14 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
     return 1;
 }
 
+int config_has_flag(const char *flag)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].flag && strcmp(settings[i].flag, flag) == 0)
+            return 1;
+    return 0;
+}
+
 int config_check_db_dir(const struct config *cfg, char *err, size_t errlen)
 {
     char *dir = xstrdup(cfg->db);

@@ -54,6 +54,8 @@ int config_load_env(struct config *cfg, char *err, size_t errlen);
 int config_set_flag(struct config *cfg, const char *flag, const char *value, char *err,
                     size_t errlen);
 
+/* Whether some setting has that flag (without the dashes). */
+int config_has_flag(const char *flag);
 /* Creates the database's directory when missing (like mkdir -p) and proves it writable by
    creating and removing a probe file. 0, or -1 with err filled. */
 int config_check_db_dir(const struct config *cfg, char *err, size_t errlen);

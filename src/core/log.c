@@ -92,7 +92,7 @@ void log_event(enum log_level level, const char *msg, json_t *fields)
         json_object_set_new(o, "msg", m ? m : json_string("(message not valid UTF-8)"));
         if (fields)
             json_object_update_missing(o, fields);
-        char *enc = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *enc = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         buf_adds(&line, enc ? enc : "{\"msg\":\"log encoding failed\"}");
         free(enc);
         json_decref(o);

@@ -53,7 +53,9 @@ class Server:
     def __init__(self, db, extra_args=(), env=None, wait=True):
         self.db = db
         self.port = free_port()
-        self.stderr_path = db + ".serve-%d.log" % self.port
+        # beside the data directory: serve creates that directory itself
+        self.stderr_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(db))),
+                                        "serve-%d.log" % self.port)
         self.stderr_file = open(self.stderr_path, "w+")
         self.env = env or clean_env()
         self.proc = subprocess.Popen(
@@ -112,7 +114,8 @@ class Server:
             return b"".join(chunks)
 
     def stderr(self):
-        self.stderr_file.flush()
+        if not self.stderr_file.closed:
+            self.stderr_file.flush()
         with open(self.stderr_path) as f:
             return f.read()
 
@@ -125,7 +128,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.stderr_file.close()
+        if not self.stderr_file.closed:
+            self.stderr_file.close()
         return self.proc.returncode
 
     def __enter__(self):

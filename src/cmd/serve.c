@@ -1,0 +1,145 @@
+/*
+ * serve.c - `onefile serve`: run the site.
+ *
+ * Start-up, in order; any failure stops the start before the port is opened:
+ *   1. the data directory exists and is writable          (exit 2)
+ *   2. the single-instance lock beside the database       (exit 2, naming the holder)
+ *   3. open read-write, WAL and every pragma verified     (exit 1)
+ *   4. apply pending migrations, each in its transaction  (exit 1, naming file and line)
+ *   5. open the reader pool, build the routes, listen     (exit 2 when the port is taken)
+ * Then wait for SIGTERM or SIGINT and stop within ONEFILE_SHUTDOWN_TIMEOUT_S: stop
+ * accepting, let in-flight requests finish, stop the server, close the readers,
+ * checkpoint the WAL (TRUNCATE) and close the database, so a stopped site leaves a
+ * single self-contained file behind. Exit 0.
+ *
+ * Signals are blocked before any thread starts, so every thread inherits the mask and
+ * only the main thread's sigwait() sees them.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "db/db.h"
+#include "db/lock.h"
+#include "db/migrate.h"
+#include "db/readers.h"
+#include "http/app.h"
+#include "http/server.h"
+
+/* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
+static int checkpoint_truncate(sqlite3 *db)
+{
+    int log_pages = 0, ckpt_pages = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
+                                       &ckpt_pages);
+    if (rc != SQLITE_OK)
+        return log_err("serve: final checkpoint: %s", sqlite3_errmsg(db));
+    log_event(LOG_INFO, "checkpoint", json_pack("{s:s,s:i,s:i}", "mode", "truncate",
+                                                "wal_pages", log_pages, "checkpointed",
+                                                ckpt_pages));
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct cmd_usage u = {
+        "serve", "[--listen ADDR:PORT] [--db PATH]",
+        "Run the site: verify the database, apply pending migrations, then serve HTTP until\n"
+        "SIGTERM or SIGINT, which finish in-flight requests, checkpoint the WAL and exit 0.",
+        1};
+    const struct opt opts[] = {{NULL, 0, NULL, NULL}};
+    struct config cfg;
+    char *pos[1];
+    char err[512];
+    int npos, rc;
+    if ((rc = cmd_parse(&u, argc, argv, opts, &cfg, pos, 0, &npos)) >= 0)
+        return rc;
+
+    struct migration_plan plan = {0};
+    struct lock lock = {-1, NULL};
+    struct readers readers;
+    int readers_ok = 0;
+    struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
+    sqlite3 *db = NULL;
+    struct server *srv = NULL;
+    struct app app;
+    memset(&app, 0, sizeof(app));
+    router_init(&app.router);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    rc = 2;
+    if (config_check_db_dir(&cfg, err, sizeof(err)) < 0) {
+        cmd_fail(&u, "%s", err);
+        goto out;
+    }
+    if (lock_acquire(&lock, cfg.db, "serve", err, sizeof(err)) < 0) {
+        cmd_fail(&u, "%s", err);
+        goto out;
+    }
+    if (migrate_plan_load(&plan, cfg.migrations_dir, err, sizeof(err)) < 0) {
+        cmd_fail(&u, "%s", err);
+        goto out;
+    }
+    rc = 1;
+    int applied = 0;
+    if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
+        goto out;
+    if (migrate_apply(db, &plan, &applied) < 0) {
+        fprintf(stderr, "onefile serve: migrations failed (see above); not starting\n");
+        goto out;
+    }
+    if (readers_open(&readers, cfg.db, (size_t)cfg.http_threads + 1, &dbo) < 0)
+        goto out;
+    readers_ok = 1;
+
+    app.cfg = &cfg;
+    app.readers = &readers;
+    app.plan = &plan;
+    app.started_us = clock_mono_us();
+    health_routes(&app.router);
+    rc = 2;
+    if (!(srv = server_start(&app, err, sizeof(err)))) {
+        cmd_fail(&u, "%s", err);
+        goto out;
+    }
+    log_event(LOG_INFO, "listening",
+              json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db,
+                        "migrations_applied", applied, "version", ONEFILE_VERSION));
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_event(LOG_INFO, "stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "INT" : "TERM"));
+    atomic_store(&app.stopping, 1);
+    server_quiesce(srv);
+    if (server_wait_idle(srv, cfg.shutdown_timeout_s * 1000) < 0)
+        log_warn("serve: requests still running after %lds; closing them",
+                 cfg.shutdown_timeout_s);
+    server_stop(srv);
+    srv = NULL;
+    readers_close(&readers);
+    readers_ok = 0;
+    rc = checkpoint_truncate(db) < 0 ? 1 : 0;
+out:
+    server_stop(srv);
+    if (readers_ok)
+        readers_close(&readers);
+    if (db && sqlite3_close(db) != SQLITE_OK) {
+        log_err("serve: close: %s", sqlite3_errmsg(db));
+        sqlite3_close_v2(db);
+        rc = 1;
+    }
+    if (rc == 0)
+        log_info("stopped");
+    router_release(&app.router);
+    migrate_plan_release(&plan);
+    lock_release(&lock);
+    config_release(&cfg);
+    return rc;
+}

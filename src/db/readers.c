@@ -1,0 +1,105 @@
+/*
+ * readers.c - the read-only connection pool; see readers.h.
+ *
+ * A mutex-protected stack of idle connections and a condition variable for waiters.
+ * Statements prepared through readers_prepare() stay prepared on their connection between
+ * requests: the statement cache, keyed by SQL text, is the connection's own list of
+ * statements (sqlite3_next_stmt walks it); release only resets them.
+ */
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "db/readers.h"
+
+int readers_open(struct readers *rs, const char *path, size_t n, const struct db_options *o)
+{
+    memset(rs, 0, sizeof(*rs));
+    pthread_mutex_init(&rs->mu, NULL);
+    pthread_cond_init(&rs->cv, NULL);
+    rs->all = xcalloc(n, sizeof(*rs->all));
+    rs->idle = xcalloc(n, sizeof(*rs->idle));
+    for (size_t i = 0; i < n; i++) {
+        if (db_open(path, DB_READONLY, o, &rs->all[i]) < 0) {
+            rs->n = i;
+            readers_close(rs);
+            return -1;
+        }
+        rs->idle[i] = rs->all[i];
+    }
+    rs->n = rs->nidle = n;
+    return 0;
+}
+
+void readers_close(struct readers *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(rs->all[i], NULL)) != NULL)
+            sqlite3_finalize(st);
+        sqlite3_close_v2(rs->all[i]);
+    }
+    free(rs->all);
+    free(rs->idle);
+    pthread_cond_destroy(&rs->cv);
+    pthread_mutex_destroy(&rs->mu);
+    memset(rs, 0, sizeof(*rs));
+}
+
+sqlite3 *readers_acquire(struct readers *rs)
+{
+    pthread_mutex_lock(&rs->mu);
+    rs->acquires++;
+    if (rs->nidle == 0) {
+        int64_t t0 = clock_mono_us();
+        rs->waits++;
+        while (rs->nidle == 0)
+            pthread_cond_wait(&rs->cv, &rs->mu);
+        rs->wait_us += (uint64_t)(clock_mono_us() - t0);
+    }
+    sqlite3 *db = rs->idle[--rs->nidle];
+    pthread_mutex_unlock(&rs->mu);
+    return db;
+}
+
+void readers_release(struct readers *rs, sqlite3 *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        sqlite3_reset(st);
+    if (!sqlite3_get_autocommit(db)) {
+        log_warn("readers: a handler left a transaction open; rolled back");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_lock(&rs->mu);
+    rs->idle[rs->nidle++] = db;
+    pthread_cond_signal(&rs->cv);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+sqlite3_stmt *readers_prepare(sqlite3 *db, const char *sql)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        const char *text = sqlite3_sql(st);
+        if (text && strcmp(text, sql) == 0) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        log_err("readers: prepare: %s", sqlite3_errmsg(db));
+        return NULL;
+    }
+    return st;
+}
+
+void readers_stats(struct readers *rs, uint64_t *acquires, uint64_t *waits, uint64_t *wait_us)
+{
+    pthread_mutex_lock(&rs->mu);
+    *acquires = rs->acquires;
+    *waits = rs->waits;
+    *wait_us = rs->wait_us;
+    pthread_mutex_unlock(&rs->mu);
+}

@@ -1,0 +1,27 @@
+/*
+ * app.h - what every handler can reach: configuration, the reader pool, the migration
+ * plan, the routes. One struct app per `serve` process, built by src/cmd/serve.c before
+ * the server starts and read-only afterwards (except the atomic flags).
+ */
+#ifndef ONEFILE_HTTP_APP_H
+#define ONEFILE_HTTP_APP_H
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "db/migrate.h"
+#include "db/readers.h"
+#include "http/router.h"
+
+struct app {
+    const struct config *cfg;
+    struct readers *readers;
+    const struct migration_plan *plan;
+    struct router router;
+    int64_t started_us;  /* clock_mono_us() at start */
+    atomic_int stopping; /* set on SIGTERM: /readyz answers 503 */
+};
+
+/* Adds GET /healthz and GET /readyz (http/health.c). */
+void health_routes(struct router *rt);
+#endif

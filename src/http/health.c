@@ -1,0 +1,78 @@
+/*
+ * health.c - GET /healthz (the process answers) and GET /readyz (it can serve: the
+ * database is open in WAL mode with the pragmas onefile relies on, and its schema is
+ * current). Load balancers and `make run`'s users poll these.
+ *
+ * /readyz reads through a reader connection, so it proves the file is readable now, not
+ * only that it was at start-up. It answers 503 with the same JSON when a check fails
+ * or the server is stopping.
+ */
+#include <string.h>
+
+#include "core/clock.h"
+#include "http/app.h"
+#include "http/request.h"
+
+static int healthz(struct request *r)
+{
+    return request_text(r, 200, "ok\n");
+}
+
+static const char *sync_name(long long v)
+{
+    static const char *const names[] = {"off", "normal", "full", "extra"};
+    return v >= 0 && v <= 3 ? names[v] : "unknown";
+}
+
+static int readyz(struct request *r)
+{
+    struct app *app = r->app;
+    sqlite3 *db = readers_acquire(app->readers);
+    char jm[32] = "";
+    long long busy = -1, sync = -1, fk = -1;
+    json_t *st = NULL;
+    json_t *out = json_object();
+    int ok = db_query_text(db, "PRAGMA journal_mode", jm, sizeof(jm)) == 0 &&
+             db_query_int(db, "PRAGMA busy_timeout", &busy) == 0 &&
+             db_query_int(db, "PRAGMA synchronous", &sync) == 0 &&
+             db_query_int(db, "PRAGMA foreign_keys", &fk) == 0 &&
+             migrate_status(db, app->plan, &st) == 0;
+    readers_release(app->readers, db);
+
+    json_t *problems = json_array();
+    size_t pending = st ? json_array_size(json_object_get(st, "pending")) : 0;
+    if (!ok)
+        json_array_append_new(problems, json_string("cannot read the database"));
+    if (ok && strcmp(jm, "wal") != 0)
+        json_array_append_new(problems, json_string("journal_mode is not wal"));
+    if (pending)
+        json_array_append_new(problems, json_string("migrations pending"));
+    if (st)
+        json_array_extend(problems, json_object_get(st, "problems"));
+    if (atomic_load(&app->stopping))
+        json_array_append_new(problems, json_string("stopping"));
+    int ready = json_array_size(problems) == 0;
+
+    json_object_set_new(out, "ready", json_boolean(ready));
+    json_object_set_new(out, "db_open", json_boolean(ok));
+    json_object_set_new(out, "db", json_string(app->cfg->db));
+    json_object_set_new(out, "journal_mode", json_string(jm));
+    json_object_set_new(out, "busy_timeout_ms", json_integer(busy));
+    json_object_set_new(out, "synchronous", json_string(sync_name(sync)));
+    json_object_set_new(out, "foreign_keys", json_boolean(fk == 1));
+    json_object_set_new(out, "migration_version",
+                        st ? json_incref(json_object_get(st, "version")) : json_null());
+    json_object_set_new(out, "pending_migrations", json_integer((json_int_t)pending));
+    json_object_set_new(out, "uptime_s",
+                        json_integer((clock_mono_us() - app->started_us) / 1000000));
+    json_object_set_new(out, "problems", problems);
+    json_decref(st);
+    request_set_header(r, "Cache-Control", "no-store");
+    return request_json(r, ready ? 200 : 503, out);
+}
+
+void health_routes(struct router *rt)
+{
+    router_add(rt, "GET", "/healthz", healthz);
+    router_add(rt, "GET", "/readyz", readyz);
+}

@@ -1,0 +1,72 @@
+/*
+ * request.h - one HTTP request as a handler sees it, and the response it builds.
+ *
+ * The server (http/server.c) creates a struct request when libmicrohttpd reports the
+ * request's headers, collects its body (capped at ONEFILE_MAX_BODY_BYTES), matches a
+ * route, and calls the handler once the whole request is in. The handler reads method,
+ * path, params, headers, query and body, fills `out` (and its content type and extra
+ * headers) and returns the status. Everything a request allocates hangs off it and is
+ * freed in one place, when libmicrohttpd reports the request completed; handlers never
+ * free request data.
+ *
+ * Errors have one shape per audience: request_error() answers JSON
+ * {"error":{"status":404,"message":"..."}} under /api/ (and for clients that ask for
+ * JSON), a small HTML page elsewhere.
+ *
+ * Threads: a request belongs to the libmicrohttpd worker thread that handles it.
+ */
+#ifndef ONEFILE_HTTP_REQUEST_H
+#define ONEFILE_HTTP_REQUEST_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "http/router.h"
+
+struct MHD_Connection;
+struct app;
+
+#define REQUEST_MAX_HEADERS 16
+
+struct request {
+    struct MHD_Connection *conn;
+    struct app *app;
+    const char *method;        /* owned by libmicrohttpd, valid for the request */
+    const char *path;          /* without the query string */
+    struct route_match match;  /* params of the matched route */
+    const char *route;         /* the matched pattern, or "-" (for logs and metrics) */
+    struct buf body;           /* request body, capped; body.toobig set beyond the cap */
+    int64_t started_us;        /* clock_mono_us() when the headers were in */
+
+    /* response */
+    int status;
+    struct buf out;
+    const char *content_type;  /* a literal; default text/html; charset=utf-8 */
+    char *headers[REQUEST_MAX_HEADERS][2]; /* extra headers, malloc'ed */
+    int nheaders;
+    int close;                 /* answer with Connection: close */
+    size_t bytes_sent;         /* body bytes, for the log line */
+};
+
+/* A request header's value (case-insensitive name), or NULL. */
+const char *request_header(struct request *r, const char *name);
+/* A query-string argument's value (decoded), or NULL. */
+const char *request_query(struct request *r, const char *name);
+/* A route parameter, or NULL. */
+const char *request_param(struct request *r, const char *name);
+/* Whether the request wants a JSON answer (path under /api/ or Accept: application/json). */
+int request_wants_json(struct request *r);
+
+/* Adds a response header (both strings copied). Beyond REQUEST_MAX_HEADERS it is dropped
+   and logged: a programming error, not a request error. */
+void request_set_header(struct request *r, const char *name, const char *value);
+/* Sets the body to the JSON text of v (reference stolen) and returns status. */
+int request_json(struct request *r, int status, json_t *v);
+/* Sets a plain-text body and returns status. */
+int request_text(struct request *r, int status, const char *text);
+/* The error answer for status with message (JSON or HTML, see above); returns status. */
+int request_error(struct request *r, int status, const char *message);
+
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *http_reason(int status);
+#endif

@@ -1,0 +1,414 @@
+/*
+ * server.c - libmicrohttpd glue; see server.h for the lifecycle and the limits.
+ *
+ * A request goes through the access handler several times:
+ *
+ *   first call    headers are in: allocate struct request, refuse smuggling (400) and an
+ *                 announced body over the cap (413), else return MHD_YES and queue
+ *                 nothing - a response queued in the first call makes libmicrohttpd
+ *                 0.9.75 close the connection (no keep-alive, ~5x slower)
+ *   body calls    append to request.body (capped: past it, note toobig and drop bytes)
+ *   last call     body complete: route, run the handler, queue its response
+ *   completed     (notify_completed) log the request line, free everything it allocated
+ *
+ * Slow requests: every connection is tracked from accept (notify_connection) in a list
+ * with a deadline; while a request is being received, the deadline is "first byte +
+ * ONEFILE_REQUEST_TIMEOUT_S". A sweeper thread shuts down the socket of any connection past
+ * its deadline; libmicrohttpd then sees the end of the stream and frees the connection.
+ * The list is only changed under `mu`, and a connection is removed from it in the
+ * CLOSED notification, before libmicrohttpd closes its socket: so the sweeper never
+ * shuts down a descriptor that was already reused.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "http/app.h"
+#include "http/request.h"
+#include "http/server.h"
+
+#define CONN_MEMORY_LIMIT (64 * 1024)
+#define SWEEP_INTERVAL_MS 200
+
+struct tracked {
+    struct tracked *prev, *next;
+    int fd;
+    int64_t deadline_us; /* INT64_MAX while a handler runs or a response is sent */
+    int cut;             /* the sweeper shut it down */
+};
+
+struct server {
+    struct MHD_Daemon *d;
+    struct app *app;
+    int64_t request_timeout_us, idle_timeout_us;
+
+    pthread_mutex_t mu;  /* guards the list below and `stopping` */
+    pthread_cond_t cv;
+    struct tracked head; /* circular list of open connections */
+    int stopping;
+    pthread_t sweeper;
+
+    atomic_int active;
+    atomic_uint_fast64_t requests, timeouts, rejected;
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_event(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+}
+
+/* ---- connection tracking and the sweeper ---- */
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    struct server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct tracked *t = xcalloc(1, sizeof(*t));
+        t->fd = ci ? ci->connect_fd : -1;
+        t->deadline_us = clock_mono_us() + s->request_timeout_us;
+        pthread_mutex_lock(&s->mu);
+        t->next = s->head.next;
+        t->prev = &s->head;
+        s->head.next->prev = t;
+        s->head.next = t;
+        pthread_mutex_unlock(&s->mu);
+        *socket_context = t;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct tracked *t = *socket_context;
+        pthread_mutex_lock(&s->mu);
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        pthread_mutex_unlock(&s->mu);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+static struct tracked *tracked_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void set_deadline(struct server *s, struct MHD_Connection *c, int64_t deadline_us)
+{
+    struct tracked *t = tracked_of(c);
+    if (!t)
+        return;
+    pthread_mutex_lock(&s->mu);
+    t->deadline_us = deadline_us;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        int64_t now = clock_mono_us();
+        for (struct tracked *t = s->head.next; t != &s->head; t = t->next) {
+            if (t->cut || t->fd < 0 || t->deadline_us > now)
+                continue;
+            t->cut = 1;
+            shutdown(t->fd, SHUT_RDWR);
+            atomic_fetch_add(&s->timeouts, 1);
+            log_event(LOG_WARN, "request took too long to arrive, connection closed",
+                      json_pack("{s:I}", "request_timeout_s",
+                                (json_int_t)(s->request_timeout_us / 1000000)));
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- requests ---- */
+
+struct header_count {
+    int content_length, transfer_encoding;
+    const char *cl_value;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct header_count *hc = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        hc->content_length++;
+        hc->cl_value = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        hc->transfer_encoding++;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result queue(struct request *r)
+{
+    size_t len;
+    char *data = buf_detach(&r->out, &len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    r->bytes_sent = len;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Answers before the handler (and before the body): 400/413, connection closed. */
+static enum MHD_Result refuse(struct server *s, struct request *r, int status, const char *msg)
+{
+    atomic_fetch_add(&s->rejected, 1);
+    r->close = 1;
+    r->status = request_error(r, status, msg);
+    return queue(r);
+}
+
+static void dispatch(struct server *s, struct request *r)
+{
+    char allow[128];
+    switch (router_match(&s->app->router, r->method, r->path, &r->match, allow,
+                         sizeof(allow))) {
+    case ROUTER_FOUND:
+        r->route = r->match.route->name;
+        r->status = r->match.route->fn(r);
+        break;
+    case ROUTER_NO_METHOD:
+        request_set_header(r, "Allow", allow);
+        r->status = request_error(r, 405, "This address does not accept that method.");
+        break;
+    case ROUTER_NOT_FOUND:
+        r->status = request_error(r, 404, "There is nothing at this address.");
+        break;
+    }
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    struct server *s = cls;
+    struct request *r = *con_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof(*r));
+        r->conn = c;
+        r->app = s->app;
+        r->method = method;
+        r->path = url;
+        r->route = "-";
+        r->started_us = clock_mono_us();
+        buf_init(&r->body, (size_t)s->app->cfg->max_body_bytes);
+        *con_cls = r;
+        atomic_fetch_add(&s->active, 1);
+
+        struct header_count hc = {0, 0, NULL};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
+        if (hc.content_length > 1 || (hc.content_length && hc.transfer_encoding))
+            return refuse(s, r, 400,
+                          "Conflicting Content-Length / Transfer-Encoding headers.");
+        if (hc.content_length) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(hc.cl_value, &end, 10);
+            if (end == hc.cl_value || *end || errno || hc.cl_value[0] == '-')
+                return refuse(s, r, 400, "Invalid Content-Length.");
+            if (n > (unsigned long long)s->app->cfg->max_body_bytes)
+                return refuse(s, r, 413, "The request body is too large.");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->body.toobig)
+            buf_add(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) /* already answered (refused) */
+        return MHD_YES;
+    if (r->body.toobig)
+        return refuse(s, r, 413, "The request body is too large.");
+    /* the whole request is in: the handler and the response are not "receiving" */
+    set_deadline(s, c, INT64_MAX);
+    dispatch(s, r);
+    return queue(r);
+}
+
+/* A JSON string of s, which comes from the client and may not be UTF-8. */
+static json_t *client_string(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_string("(not UTF-8)");
+}
+
+static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct request *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    /* the next request on this connection: idle allowance, then its own receive time */
+    set_deadline(s, c, clock_mono_us() + s->idle_timeout_us + s->request_timeout_us);
+    int64_t us = clock_mono_us() - r->started_us;
+    json_t *f = json_pack("{s:o,s:o,s:s,s:i,s:I,s:f}", "method", client_string(r->method),
+                          "path", client_string(r->path),
+                          "route", r->route, "status", r->status, "bytes",
+                          (json_int_t)r->bytes_sent, "duration_ms", (double)us / 1000.0);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        json_object_set_new(f, "terminated", json_integer(toe));
+    log_event(LOG_INFO, "request", f);
+    atomic_fetch_add(&s->requests, 1);
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->headers[i][0]);
+        free(r->headers[i][1]);
+    }
+    buf_release(&r->body);
+    buf_release(&r->out);
+    free(r);
+    atomic_fetch_sub(&s->active, 1);
+}
+
+/* ---- lifecycle ---- */
+
+struct server *server_start(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    struct server *s = xcalloc(1, sizeof(*s));
+    struct sockaddr_storage ss;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(cfg->listen_host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->listen_port);
+        if (inet_pton(AF_INET6, cfg->listen_host, &a6->sin6_addr) != 1)
+            goto bad_addr;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->listen_port);
+        if (inet_pton(AF_INET, cfg->listen_host, &a4->sin_addr) != 1)
+            goto bad_addr;
+    }
+    s->app = app;
+    s->request_timeout_us = cfg->request_timeout_s * 1000000LL;
+    s->idle_timeout_us = cfg->conn_timeout_s * 1000000LL;
+    s->head.next = s->head.prev = &s->head;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+
+    errno = 0;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+        MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    pthread_create(&s->sweeper, NULL, sweeper_main, s);
+    return s;
+
+bad_addr:
+    snprintf(err, errlen, "cannot listen on %s: not an IP address", cfg->listen);
+    free(s);
+    return NULL;
+}
+
+void server_quiesce(struct server *s)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+int server_wait_idle(struct server *s, long timeout_ms)
+{
+    int64_t deadline = clock_mono_us() + timeout_ms * 1000LL;
+    while (atomic_load(&s->active) > 0) {
+        if (clock_mono_us() >= deadline)
+            return -1;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+void server_stop(struct server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->sweeper, NULL);
+    MHD_stop_daemon(s->d);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void server_get_stats(struct server *s, struct server_stats *st)
+{
+    st->requests = atomic_load(&s->requests);
+    st->timeouts = atomic_load(&s->timeouts);
+    st->rejected = atomic_load(&s->rejected);
+    st->active = atomic_load(&s->active);
+}

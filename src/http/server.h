@@ -1,0 +1,48 @@
+/*
+ * server.h - the HTTP server: libmicrohttpd glue, limits, request log, graceful stop.
+ *
+ * Lifecycle, driven by src/cmd/serve.c:
+ *
+ *   server_start()      listen; worker threads (ONEFILE_HTTP_THREADS, each its own epoll)
+ *      |                accept, parse, call the router's handlers
+ *   server_quiesce()    stop accepting (the listening socket is closed); connections
+ *      |                already open are served
+ *   server_wait_idle()  wait, bounded, until no request is in flight
+ *   server_stop()       close every connection and join the threads
+ *
+ * Limits: the body is capped at ONEFILE_MAX_BODY_BYTES (413, answered before the body is
+ * read when Content-Length says so); headers by the 64 KiB connection memory (431); an
+ * idle connection is closed after ONEFILE_CONN_TIMEOUT_S; and a request must arrive whole
+ * within ONEFILE_REQUEST_TIMEOUT_S of the connection opening (or of the previous request
+ * ending, plus the idle allowance) - a client trickling one header
+ * line a second is cut off (the inactivity timeout alone would let it stay for ever).
+ * A request with two Content-Length headers, or Content-Length and Transfer-Encoding, is
+ * refused with 400 and the connection closed (request smuggling; libmicrohttpd 0.9.75
+ * does not refuse it itself).
+ *
+ * Threads: the start/stop functions from the main thread only.
+ */
+#ifndef ONEFILE_HTTP_SERVER_H
+#define ONEFILE_HTTP_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct app;
+struct server;
+
+struct server_stats {
+    uint64_t requests;         /* completed */
+    uint64_t timeouts;         /* connections cut for a request that arrived too slowly */
+    uint64_t rejected;         /* 400/413 answered before the handler */
+    int active;                /* requests in flight */
+};
+
+/* Starts listening on the configured address. The server, or NULL with err filled. */
+struct server *server_start(struct app *app, char *err, size_t errlen);
+void server_quiesce(struct server *s);
+/* 0 once no request is in flight, -1 when timeout_ms passed first. */
+int server_wait_idle(struct server *s, long timeout_ms);
+/* Stops and frees (NULL is fine). */
+void server_stop(struct server *s);
+void server_get_stats(struct server *s, struct server_stats *st);
+#endif
