@@ -7,6 +7,9 @@
 #include "db/db.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,6 +136,73 @@ int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *
     return 0;
 }
 
+static atomic_uint_fast64_t busy_retries;
+
+/* SQLite's own busy_timeout handler, plus a count: sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25,
+   50, 50, 100, 100... ms between retries until the budget (ctx, in ms) is spent. */
+static int busy_handler(void *ctx, int count)
+{
+    static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    static const int totals[] = {0, 1, 3, 8, 18, 33, 53, 78, 103, 128, 178, 228};
+    const int n = (int)(sizeof(delays) / sizeof(delays[0]));
+    long budget = (long)(intptr_t)ctx;
+    int delay, prior;
+    atomic_fetch_add(&busy_retries, 1);
+    if (count < n) {
+        delay = delays[count];
+        prior = totals[count];
+    } else {
+        delay = delays[n - 1];
+        prior = totals[n - 1] + delay * (count - (n - 1));
+    }
+    if (prior + delay > budget) {
+        delay = (int)(budget - prior);
+        if (delay <= 0)
+            return 0;
+    }
+    struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+void db_busy_handler_install(sqlite3 *db, long timeout_ms)
+{
+    sqlite3_busy_handler(db, busy_handler, (void *)(intptr_t)timeout_ms);
+}
+
+sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        const char *text = sqlite3_sql(st);
+        if (text && strcmp(text, sql) == 0) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        log_err("db: prepare: %s", sqlite3_errmsg(db));
+        return NULL;
+    }
+    return st;
+}
+
+int db_close(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (!db)
+        return SQLITE_OK;
+    while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(st);
+    return sqlite3_close(db);
+}
+
+uint64_t db_busy_retries(void)
+{
+    return atomic_load(&busy_retries);
+}
+
 static int apply_pragmas(sqlite3 *db, enum db_mode mode, const struct db_options *o)
 {
     char sql[512];
@@ -179,6 +249,7 @@ int db_open(const char *path, enum db_mode mode, const struct db_options *o, sql
         log_err("db: %s: %s", path, err);
         goto out;
     }
+    db_busy_handler_install(db, o->busy_timeout_ms);
     rc = 0;
 out:
     if (rc == 0)

@@ -14,6 +14,11 @@
  *   cache_size=-16384       16 MiB page cache per connection
  *   journal_size_limit=64 MiB   the WAL is truncated back to this after checkpoints
  *
+ * Busy waits: once verified, SQLite's busy_timeout handler is replaced by onefile's own,
+ * which waits on the same schedule within the same budget and counts every retry
+ * (db_busy_retries(), shown in /metrics). Hence, after db_open(), PRAGMA busy_timeout
+ * reads 0: SQLite reports only its own handler's budget.
+ *
  * DB_INSPECT opens any SQLite file read-only with no expectation (for `onefile check`,
  * which reports what it finds instead of refusing).
  * Threads: a connection belongs to one thread at a time (opened SQLITE_OPEN_NOMUTEX).
@@ -23,6 +28,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum db_mode { DB_READWRITE, DB_READONLY, DB_INSPECT };
 
@@ -43,6 +49,19 @@ int db_open(const char *path, enum db_mode mode, const struct db_options *o, sql
 int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *err,
               size_t errlen);
 
+/* The prepared statement for sql on db, from the connection's statement cache: the first
+   call prepares it (SQLITE_PREPARE_PERSISTENT), later calls on the same connection find it
+   by its SQL text, reset with bindings cleared. NULL on a prepare error (logged). The
+   statement belongs to the connection: reset it when done, never finalize it; it is
+   finalized when the connection closes through db_close(). */
+sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql);
+/* Finalizes every statement of db, then closes it. SQLITE_OK or SQLite's code. */
+int db_close(sqlite3 *db);
+/* Puts back onefile's counting busy handler with a budget of timeout_ms (after a caller
+   removed it with sqlite3_busy_handler(db, NULL, NULL) to never wait). */
+void db_busy_handler_install(sqlite3 *db, long timeout_ms);
+/* Busy retries seen by every connection of this process since it started. */
+uint64_t db_busy_retries(void);
 /* Runs sql (several statements allowed). 0, or -1 with sqlite's message logged,
    prefixed by what. */
 int db_exec(sqlite3 *db, const char *what, const char *sql);

@@ -2,9 +2,8 @@
  * readers.c - the read-only connection pool; see readers.h.
  *
  * A mutex-protected stack of idle connections and a condition variable for waiters.
- * Statements prepared through readers_prepare() stay prepared on their connection between
- * requests: the statement cache, keyed by SQL text, is the connection's own list of
- * statements (sqlite3_next_stmt walks it); release only resets them.
+ * Statements prepared through db_prepare_cached() stay prepared on their connection
+ * between requests; release only resets them.
  */
 #include <string.h>
 
@@ -75,24 +74,6 @@ void readers_release(struct readers *rs, sqlite3 *db)
     rs->idle[rs->nidle++] = db;
     pthread_cond_signal(&rs->cv);
     pthread_mutex_unlock(&rs->mu);
-}
-
-sqlite3_stmt *readers_prepare(sqlite3 *db, const char *sql)
-{
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
-        const char *text = sqlite3_sql(st);
-        if (text && strcmp(text, sql) == 0) {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            return st;
-        }
-    }
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        log_err("readers: prepare: %s", sqlite3_errmsg(db));
-        return NULL;
-    }
-    return st;
 }
 
 void readers_stats(struct readers *rs, uint64_t *acquires, uint64_t *waits, uint64_t *wait_us)

@@ -7,6 +7,9 @@
  * HTTP worker thread, so acquire normally returns at once; when every connection is out
  * it waits, and the wait is counted (a pool too small shows in /metrics).
  *
+ * Handlers prepare through db_prepare_cached() (db.h): a statement is prepared once per
+ * connection and reused by every later request on it.
+ *
  * A handler acquires a connection for the span of its request and releases it before it
  * returns: release resets every statement, so a reader never holds a read transaction
  * (which would pin the WAL and stall checkpoints) after its request.
@@ -43,10 +46,6 @@ void readers_close(struct readers *rs);
 sqlite3 *readers_acquire(struct readers *rs);
 /* Gives the connection back (its statements reset, any open transaction ended). */
 void readers_release(struct readers *rs, sqlite3 *db);
-/* The prepared statement for sql on db, from the connection's cache (prepared once per
-   connection, SQLITE_PREPARE_PERSISTENT, reset on release). NULL on a prepare error
-   (logged). The statement belongs to the connection: never finalize it. */
-sqlite3_stmt *readers_prepare(sqlite3 *db, const char *sql);
 /* Copies the counters (a consistent snapshot). */
 void readers_stats(struct readers *rs, uint64_t *acquires, uint64_t *waits, uint64_t *wait_us);
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +42,9 @@ static void test_readwrite_sets_and_verifies_every_pragma(void **state)
     long long v;
     assert_int_equal(db_query_text(db, "PRAGMA journal_mode", text, sizeof(text)), 0);
     assert_string_equal(text, "wal");
+    /* verified at 1234, then replaced by the counting handler: SQLite reads 0 */
     assert_int_equal(db_query_int(db, "PRAGMA busy_timeout", &v), 0);
-    assert_int_equal(v, 1234);
+    assert_int_equal(v, 0);
     assert_int_equal(db_query_int(db, "PRAGMA foreign_keys", &v), 0);
     assert_int_equal(v, 1);
     assert_int_equal(db_query_int(db, "PRAGMA synchronous", &v), 0);
@@ -70,6 +72,15 @@ static void test_verify_names_pragma_wanted_and_actual(void **state)
     snprintf(path, sizeof(path), "%s/v.db", dir);
     sqlite3 *db;
     assert_int_equal(db_open(path, DB_READWRITE, &opts, &db), 0);
+    sqlite3_close_v2(db);
+    /* a connection set up by hand, as db_open does before its busy handler */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA busy_timeout=1234; PRAGMA foreign_keys=ON;"
+                                      "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+                                      "PRAGMA cache_size=-16384;"
+                                      "PRAGMA journal_size_limit=67108864;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_equal(db_verify(db, DB_READWRITE, &opts, err, sizeof(err)), 0);
     const struct db_options other = {5000, 1};
     assert_int_equal(db_verify(db, DB_READWRITE, &other, err, sizeof(err)), -1);
@@ -78,6 +89,31 @@ static void test_verify_names_pragma_wanted_and_actual(void **state)
     assert_int_equal(db_verify(db, DB_READWRITE, &opts, err, sizeof(err)), -1);
     assert_string_equal(err, "pragma foreign_keys: wanted 1, got 0");
     sqlite3_close_v2(db);
+}
+
+static void test_busy_handler_counts_and_keeps_the_budget(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/busy.db", dir);
+    const struct db_options short_budget = {120, 2};
+    sqlite3 *a, *b;
+    assert_int_equal(db_open(path, DB_READWRITE, &opts, &a), 0);
+    assert_int_equal(db_open(path, DB_READWRITE, &short_budget, &b), 0);
+    assert_int_equal(sqlite3_exec(a, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t before = db_busy_retries();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(sqlite3_exec(b, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_BUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(db_busy_retries() - before >= 5); /* 1+2+5+10+15+20+25+25 ms... */
+    assert_true(ms >= 100.0);
+    assert_true(ms < 2000.0);
+    sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
+    assert_int_equal(sqlite3_exec(b, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close_v2(a);
+    sqlite3_close_v2(b);
 }
 
 static void test_wal_refused_is_an_error(void **state)
@@ -139,6 +175,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readwrite_sets_and_verifies_every_pragma),
         cmocka_unit_test(test_verify_names_pragma_wanted_and_actual),
+        cmocka_unit_test(test_busy_handler_counts_and_keeps_the_budget),
         cmocka_unit_test(test_wal_refused_is_an_error),
         cmocka_unit_test(test_readonly_refuses_a_rollback_journal_file),
         cmocka_unit_test(test_file_sizes_by_stat),

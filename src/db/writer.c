@@ -1,0 +1,471 @@
+/*
+ * writer.c - the one writer thread and its group commit; the contract is in writer.h.
+ *
+ * DESIGN
+ *
+ * A FIFO of items under one mutex. Submitters append and signal `more`; a synchronous
+ * submitter's item lives on its own stack and it sleeps on its own condition variable
+ * until the writer marks the item done. The writer thread moves through these states:
+ *
+ *   IDLE ----(item queued)----> COLLECT: take up to max_batch items (after lingering
+ *    ^  \                       linger_us for more when the batch is short)
+ *    |   (idle_checkpoint_ms         |
+ *    |    passed, WAL not empty)     v
+ *    |         |                RUN: BEGIN IMMEDIATE; per item SAVEPOINT, fn,
+ *    |         v                     RELEASE or ROLLBACK TO + RELEASE
+ *    |    CHECKPOINT TRUNCATE        |
+ *    |    (no busy wait; BUSY        v
+ *    |     means try later)     COMMIT: ok -> every write that succeeded is acknowledged
+ *    |                                  fail -> ROLLBACK if still open; every write
+ *    |                                          of the batch gets WRITER_ECOMMIT
+ *    |                               |
+ *    +------(queue empty)------ ACCOUNT: stats, per-origin times, wake waiters,
+ *                               PASSIVE checkpoint when the WAL grew past the threshold
+ *
+ *   STOPPING: submit refuses new items; the thread keeps running batches until the queue
+ *   is empty, then exits; writer_stop() joins it and hands back the connection.
+ *
+ * Invariants: only the writer thread touches the connection while it runs; an item is
+ * touched by nobody after it was marked done (a synchronous item's memory goes away as
+ * soon as its submitter wakes); waiters are woken only after COMMIT returned.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "db/db.h"
+#include "db/writer.h"
+
+struct waiter {
+    pthread_cond_t cv;
+    int done;
+};
+
+struct item {
+    struct item *next;
+    const char *origin;
+    writer_fn *fn;
+    void *arg;
+    void (*free_arg)(void *);
+    struct waiter *waiter; /* NULL for async items, which are heap-allocated */
+    char *err;             /* the submitter's buffer, or async_item.errbuf */
+    size_t errlen;
+    int rc;
+    int64_t submitted_us, taken_us, tx_us;
+};
+
+struct async_item {
+    struct item it;
+    char errbuf[256];
+};
+
+struct writer {
+    sqlite3 *db;
+    struct writer_options o;
+    long busy_timeout_ms;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t more;
+    struct item *head, *tail;
+    int stopping;
+    struct writer_stats st; /* under mu */
+
+    /* writer thread only */
+    sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+    long long wal_frames, frames_at_checkpoint;
+    int64_t last_commit_us;
+    int wal_dirty; /* something to truncate when idle */
+};
+
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+static const double latency_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,    0.25,  0.5,   1,     2.5,  5,     10};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+void writer_options_default(struct writer_options *o)
+{
+    o->max_batch = 256;
+    o->linger_us = 0;
+    o->max_queue = 100000;
+    o->checkpoint_pages = 1000;
+    o->idle_checkpoint_ms = 1000;
+    o->busy_timeout_ms = 5000;
+}
+
+/* ---- statements and checkpoints (writer thread) ---- */
+
+static int step(struct writer *w, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    if (err)
+        snprintf(err, errlen, "%s: %s", sqlite3_sql(st), sqlite3_errmsg(w->db));
+    return -1;
+}
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    struct writer *w = ctx;
+    w->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void checkpoint(struct writer *w, int mode)
+{
+    int log_frames = 0, done = 0;
+    if (mode == SQLITE_CHECKPOINT_TRUNCATE) /* never wait for readers: try again later */
+        sqlite3_busy_handler(w->db, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, mode, &log_frames, &done);
+    if (mode == SQLITE_CHECKPOINT_TRUNCATE)
+        db_busy_handler_install(w->db, w->busy_timeout_ms);
+    pthread_mutex_lock(&w->mu);
+    if (rc == SQLITE_OK) {
+        if (mode == SQLITE_CHECKPOINT_TRUNCATE) {
+            w->st.checkpoints_truncate++;
+            w->wal_frames = 0;
+            w->wal_dirty = 0;
+        } else {
+            w->st.checkpoints_passive++;
+        }
+        w->st.checkpoint_pages += (uint64_t)(done > 0 ? done : 0);
+        w->frames_at_checkpoint = w->wal_frames;
+    } else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        w->st.checkpoint_busy++;
+    } else {
+        log_err("writer: checkpoint: %s", sqlite3_errmsg(w->db));
+    }
+    w->st.wal_frames = w->wal_frames;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- accounting (under mu) ---- */
+
+static struct writer_origin_stats *origin_of(struct writer *w, const char *origin)
+{
+    struct writer_stats *st = &w->st;
+    for (size_t i = 0; i < st->norigins; i++)
+        if (st->origins[i].origin == origin || strcmp(st->origins[i].origin, origin) == 0)
+            return &st->origins[i];
+    if (st->norigins < WRITER_MAX_ORIGINS) {
+        st->origins[st->norigins].origin = origin;
+        return &st->origins[st->norigins++];
+    }
+    return &st->origins[WRITER_MAX_ORIGINS - 1]; /* the last one absorbs the rest */
+}
+
+/* ---- the batch (writer thread, without mu) ---- */
+
+static void fail_all(struct item *batch, int rc, const char *msg)
+{
+    for (struct item *it = batch; it; it = it->next) {
+        if (it->rc == 0 || rc != WRITER_ECOMMIT) {
+            it->rc = rc;
+            snprintf(it->err, it->errlen, "%s", msg);
+        }
+    }
+}
+
+static void run_batch(struct writer *w, struct item *batch)
+{
+    char msg[512];
+    if (step(w, w->begin, msg, sizeof(msg)) < 0) {
+        for (struct item *it = batch; it; it = it->next)
+            it->rc = 0;
+        fail_all(batch, WRITER_ECOMMIT, msg);
+        return;
+    }
+    for (struct item *it = batch; it; it = it->next) {
+        int64_t t0 = clock_mono_us();
+        if (step(w, w->savepoint, msg, sizeof(msg)) < 0) {
+            it->rc = -1;
+            snprintf(it->err, it->errlen, "%s", msg);
+            continue;
+        }
+        it->err[0] = '\0';
+        it->rc = it->fn(w->db, it->arg, it->err, it->errlen) < 0 ? -1 : 0;
+        for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
+            sqlite3_reset(s);
+        if (sqlite3_get_autocommit(w->db)) {
+            /* the write ended the transaction itself (COMMIT/ROLLBACK): refuse it and
+               start again for the rest of the batch */
+            it->rc = -1;
+            snprintf(it->err, it->errlen, "a write must not end the writer's transaction");
+            log_err("writer: %s ended the transaction", it->origin);
+            if (step(w, w->begin, msg, sizeof(msg)) < 0) {
+                fail_all(it->next, WRITER_ECOMMIT, msg);
+                it->tx_us = clock_mono_us() - t0;
+                return;
+            }
+        } else if (it->rc < 0) {
+            if (!it->err[0])
+                snprintf(it->err, it->errlen, "write failed: %s", sqlite3_errmsg(w->db));
+            step(w, w->rollback_to, NULL, 0);
+            step(w, w->release, NULL, 0);
+        } else if (step(w, w->release, msg, sizeof(msg)) < 0) {
+            it->rc = -1;
+            snprintf(it->err, it->errlen, "%s", msg);
+        }
+        it->tx_us = clock_mono_us() - t0;
+    }
+    if (step(w, w->commit, msg, sizeof(msg)) < 0) {
+        if (!sqlite3_get_autocommit(w->db))
+            step(w, w->rollback, NULL, 0);
+        log_err("writer: %s", msg);
+        fail_all(batch, WRITER_ECOMMIT, msg);
+    }
+}
+
+static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t commit_us)
+{
+    int64_t now = clock_mono_us();
+    pthread_mutex_lock(&w->mu);
+    struct writer_stats *st = &w->st;
+    st->batches++;
+    hist_observe(&st->batch_size, (double)n);
+    hist_observe(&st->commit_time, (double)commit_us / 1e6);
+    st->wal_frames = w->wal_frames;
+    struct item *next;
+    for (struct item *it = batch; it; it = next) {
+        next = it->next;
+        struct writer_origin_stats *os = origin_of(w, it->origin);
+        os->writes++;
+        os->queue_s += (double)(it->taken_us - it->submitted_us) / 1e6;
+        os->tx_s += (double)it->tx_us / 1e6;
+        if (it->rc == 0) {
+            st->committed++;
+            hist_observe(&st->latency, (double)(now - it->submitted_us) / 1e6);
+        } else {
+            st->failed++;
+            os->failed++;
+        }
+        if (it->waiter) {
+            it->waiter->done = 1;
+            pthread_cond_signal(&it->waiter->cv);
+        } else {
+            if (it->rc != 0)
+                log_event(LOG_WARN, "async write failed",
+                          json_pack("{s:s,s:s}", "origin", it->origin, "error", it->err));
+            if (it->free_arg)
+                it->free_arg(it->arg);
+            free(it);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stopping) {
+            if (w->wal_dirty && w->o.idle_checkpoint_ms > 0) {
+                int64_t due = w->last_commit_us + w->o.idle_checkpoint_ms * 1000LL;
+                int64_t wait_us = due - clock_mono_us();
+                if (wait_us <= 0) {
+                    pthread_mutex_unlock(&w->mu);
+                    checkpoint(w, SQLITE_CHECKPOINT_TRUNCATE);
+                    pthread_mutex_lock(&w->mu);
+                    if (w->wal_dirty) /* busy: try again after another idle period */
+                        w->last_commit_us = clock_mono_us();
+                    continue;
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait_us / 1000000;
+                ts.tv_nsec += (wait_us % 1000000) * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&w->more, &w->mu, &ts);
+            } else {
+                pthread_cond_wait(&w->more, &w->mu);
+            }
+        }
+        if (!w->head)
+            break; /* stopping and drained */
+        if (w->o.linger_us > 0 && w->st.queue_depth < w->o.max_batch && !w->stopping) {
+            int64_t until = clock_mono_us() + w->o.linger_us;
+            while (w->st.queue_depth < w->o.max_batch && !w->stopping) {
+                int64_t left = until - clock_mono_us();
+                if (left <= 0)
+                    break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += (long)left * 1000;
+                while (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&w->more, &w->mu, &ts);
+            }
+        }
+        int64_t now = clock_mono_us();
+        struct item *batch = w->head, *last = w->head;
+        size_t n = 1;
+        last->taken_us = now;
+        while (n < w->o.max_batch && last->next) {
+            last = last->next;
+            last->taken_us = now;
+            n++;
+        }
+        w->head = last->next;
+        if (!w->head)
+            w->tail = NULL;
+        last->next = NULL;
+        w->st.queue_depth -= n;
+        pthread_mutex_unlock(&w->mu);
+
+        int64_t t0 = clock_mono_us();
+        run_batch(w, batch);
+        int64_t commit_us = clock_mono_us() - t0;
+        finish_batch(w, batch, n, commit_us);
+        if (w->wal_frames - w->frames_at_checkpoint >= w->o.checkpoint_pages)
+            checkpoint(w, SQLITE_CHECKPOINT_PASSIVE);
+        else if (w->wal_frames < w->frames_at_checkpoint)
+            w->frames_at_checkpoint = 0; /* the WAL restarted from its beginning */
+
+        pthread_mutex_lock(&w->mu);
+        w->last_commit_us = clock_mono_us();
+        w->wal_dirty = w->wal_frames > 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "writer: cannot prepare %s: %s\n", sql, sqlite3_errmsg(db));
+        abort();
+    }
+    return st;
+}
+
+struct writer *writer_start(sqlite3 *db, const struct writer_options *o)
+{
+    struct writer *w = xcalloc(1, sizeof(*w));
+    w->db = db;
+    w->o = *o;
+    if (w->o.max_batch == 0)
+        w->o.max_batch = 1;
+    if (w->o.checkpoint_pages <= 0)
+        w->o.checkpoint_pages = 1000;
+    w->busy_timeout_ms = o->busy_timeout_ms;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->more, NULL);
+    hist_init(&w->st.batch_size, batch_bounds, NELEM(batch_bounds));
+    hist_init(&w->st.latency, latency_bounds, NELEM(latency_bounds));
+    hist_init(&w->st.commit_time, latency_bounds, NELEM(latency_bounds));
+    w->begin = prepare(db, "BEGIN IMMEDIATE");
+    w->commit = prepare(db, "COMMIT");
+    w->rollback = prepare(db, "ROLLBACK");
+    w->savepoint = prepare(db, "SAVEPOINT onefile_write");
+    w->release = prepare(db, "RELEASE onefile_write");
+    w->rollback_to = prepare(db, "ROLLBACK TO onefile_write");
+    sqlite3_wal_hook(db, wal_hook, w); /* also turns SQLite's auto-checkpoint off */
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        fprintf(stderr, "writer: cannot start its thread\n");
+        abort();
+    }
+    return w;
+}
+
+static void enqueue(struct writer *w, struct item *it)
+{
+    it->submitted_us = clock_mono_us();
+    if (w->tail)
+        w->tail->next = it;
+    else
+        w->head = it;
+    w->tail = it;
+    if (++w->st.queue_depth > w->st.max_queue_depth)
+        w->st.max_queue_depth = w->st.queue_depth;
+    pthread_cond_signal(&w->more);
+}
+
+int writer_submit(struct writer *w, const char *origin, writer_fn *fn, void *arg, char *err,
+                  size_t errlen)
+{
+    struct waiter wt = {.done = 0};
+    char scratch[1];
+    struct item it = {
+        .origin = origin, .fn = fn, .arg = arg, .waiter = &wt,
+        .err = errlen ? err : scratch, .errlen = errlen ? errlen : sizeof(scratch),
+    };
+    pthread_cond_init(&wt.cv, NULL);
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_destroy(&wt.cv);
+        snprintf(it.err, it.errlen, "the writer is stopping");
+        return WRITER_ESTOPPED;
+    }
+    enqueue(w, &it);
+    while (!wt.done)
+        pthread_cond_wait(&wt.cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&wt.cv);
+    return it.rc;
+}
+
+int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, void *arg,
+                        void (*free_arg)(void *))
+{
+    struct async_item *a = xcalloc(1, sizeof(*a));
+    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .free_arg = free_arg,
+                          .err = a->errbuf, .errlen = sizeof(a->errbuf)};
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping || w->st.queue_depth >= w->o.max_queue) {
+        w->st.dropped++;
+        pthread_mutex_unlock(&w->mu);
+        if (free_arg)
+            free_arg(arg);
+        free(a);
+        return -1;
+    }
+    enqueue(w, &a->it);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+sqlite3 *writer_stop(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_signal(&w->more);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    sqlite3 *db = w->db;
+    sqlite3_wal_hook(db, NULL, NULL);
+    sqlite3_finalize(w->begin);
+    sqlite3_finalize(w->commit);
+    sqlite3_finalize(w->rollback);
+    sqlite3_finalize(w->savepoint);
+    sqlite3_finalize(w->release);
+    sqlite3_finalize(w->rollback_to);
+    pthread_cond_destroy(&w->more);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return db;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *st)
+{
+    pthread_mutex_lock(&w->mu);
+    *st = w->st;
+    pthread_mutex_unlock(&w->mu);
+}
