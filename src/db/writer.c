@@ -174,14 +174,15 @@ static void fail_all(struct item *batch, int rc, const char *msg)
     }
 }
 
-static void run_batch(struct writer *w, struct item *batch)
+/* Runs the batch's transaction; returns 1 when its COMMIT (or BEGIN) failed. */
+static int run_batch(struct writer *w, struct item *batch)
 {
     char msg[512];
     if (step(w, w->begin, msg, sizeof(msg)) < 0) {
         for (struct item *it = batch; it; it = it->next)
             it->rc = 0;
         fail_all(batch, WRITER_ECOMMIT, msg);
-        return;
+        return 1;
     }
     for (struct item *it = batch; it; it = it->next) {
         int64_t t0 = clock_mono_us();
@@ -203,7 +204,7 @@ static void run_batch(struct writer *w, struct item *batch)
             if (step(w, w->begin, msg, sizeof(msg)) < 0) {
                 fail_all(it->next, WRITER_ECOMMIT, msg);
                 it->tx_us = clock_mono_us() - t0;
-                return;
+                return 1;
             }
         } else if (it->rc < 0) {
             if (!it->err[0])
@@ -221,15 +222,19 @@ static void run_batch(struct writer *w, struct item *batch)
             step(w, w->rollback, NULL, 0);
         log_err("writer: %s", msg);
         fail_all(batch, WRITER_ECOMMIT, msg);
+        return 1;
     }
+    return 0;
 }
 
-static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t commit_us)
+static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t commit_us,
+                         int commit_failed)
 {
     int64_t now = clock_mono_us();
     pthread_mutex_lock(&w->mu);
     struct writer_stats *st = &w->st;
     st->batches++;
+    st->commit_failures += (uint64_t)commit_failed;
     hist_observe(&st->batch_size, (double)n);
     hist_observe(&st->commit_time, (double)commit_us / 1e6);
     st->wal_frames = w->wal_frames;
@@ -327,9 +332,9 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
 
         int64_t t0 = clock_mono_us();
-        run_batch(w, batch);
+        int commit_failed = run_batch(w, batch);
         int64_t commit_us = clock_mono_us() - t0;
-        finish_batch(w, batch, n, commit_us);
+        finish_batch(w, batch, n, commit_us, commit_failed);
         if (w->wal_frames - w->frames_at_checkpoint >= w->o.checkpoint_pages)
             checkpoint(w, SQLITE_CHECKPOINT_PASSIVE);
         else if (w->wal_frames < w->frames_at_checkpoint)
