@@ -6,11 +6,12 @@
  *   2. the single-instance lock beside the database       (exit 2, naming the holder)
  *   3. open read-write, WAL and every pragma verified     (exit 1)
  *   4. apply pending migrations, each in its transaction  (exit 1, naming file and line)
- *   5. open the reader pool, build the routes, listen     (exit 2 when the port is taken)
+ *   5. hand the read-write connection to the writer thread, open the reader pool,
+ *      build the routes, listen                          (exit 2 when the port is taken)
  * Then wait for SIGTERM or SIGINT and stop within ONEFILE_SHUTDOWN_TIMEOUT_S: stop
- * accepting, let in-flight requests finish, stop the server, close the readers,
- * checkpoint the WAL (TRUNCATE) and close the database, so a stopped site leaves a
- * single self-contained file behind. Exit 0.
+ * accepting, let in-flight requests finish, stop the server, close the readers, drain
+ * the writer's queue, checkpoint the WAL (TRUNCATE) and close the database, so a
+ * stopped site leaves a single self-contained file behind. Exit 0.
  *
  * Signals are blocked before any thread starts, so every thread inherits the mask and
  * only the main thread's sigwait() sees them.
@@ -26,7 +27,9 @@
 #include "db/lock.h"
 #include "db/migrate.h"
 #include "db/readers.h"
+#include "db/writer.h"
 #include "http/app.h"
+#include "http/metrics.h"
 #include "http/server.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
@@ -98,17 +101,24 @@ int cmd_serve(int argc, char **argv)
     if (readers_open(&readers, cfg.db, (size_t)cfg.http_threads + 1, &dbo) < 0)
         goto out;
     readers_ok = 1;
+    struct writer_options wo;
+    writer_options_default(&wo);
+    wo.busy_timeout_ms = cfg.busy_timeout_ms;
+    app.writer = writer_start(db, &wo);
+    db = NULL; /* the writer's now */
 
     app.cfg = &cfg;
     app.readers = &readers;
     app.plan = &plan;
     app.started_us = clock_mono_us();
     health_routes(&app.router);
+    metrics_routes(&app.router);
     rc = 2;
     if (!(srv = server_start(&app, err, sizeof(err)))) {
         cmd_fail(&u, "%s", err);
         goto out;
     }
+    app.server = srv;
     log_event(LOG_INFO, "listening",
               json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db,
                         "migrations_applied", applied, "version", ONEFILE_VERSION));
@@ -122,15 +132,19 @@ int cmd_serve(int argc, char **argv)
         log_warn("serve: requests still running after %lds; closing them",
                  cfg.shutdown_timeout_s);
     server_stop(srv);
-    srv = NULL;
+    srv = app.server = NULL;
     readers_close(&readers);
     readers_ok = 0;
+    db = writer_stop(app.writer);
+    app.writer = NULL;
     rc = checkpoint_truncate(db) < 0 ? 1 : 0;
 out:
     server_stop(srv);
     if (readers_ok)
         readers_close(&readers);
-    if (db && sqlite3_close(db) != SQLITE_OK) {
+    if (app.writer)
+        db = writer_stop(app.writer);
+    if (db && db_close(db) != SQLITE_OK) {
         log_err("serve: close: %s", sqlite3_errmsg(db));
         sqlite3_close_v2(db);
         rc = 1;

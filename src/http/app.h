@@ -13,9 +13,14 @@
 #include "db/readers.h"
 #include "http/router.h"
 
+struct writer;
+struct server;
+
 struct app {
     const struct config *cfg;
     struct readers *readers;
+    struct writer *writer;   /* every write goes through it (db/writer.h) */
+    struct server *server;   /* for its counters in /metrics; set once listening */
     const struct migration_plan *plan;
     struct router router;
     int64_t started_us;  /* clock_mono_us() at start */

@@ -37,6 +37,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/app.h"
+#include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
 
@@ -301,6 +302,7 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         json_object_set_new(f, "terminated", json_integer(toe));
     log_event(LOG_INFO, "request", f);
+    metrics_http_observe(r->method, r->route, r->status, (double)us / 1e6);
     atomic_fetch_add(&s->requests, 1);
     for (int i = 0; i < r->nheaders; i++) {
         free(r->headers[i][0]);
