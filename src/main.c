@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run the site (migrates the database first)"},
     {"migrate", cmd_migrate, "apply pending migrations, or show their status"},
     {"check", cmd_check, "verify a SQLite file: pragmas, integrity, WAL, migrations"},
+    {"profile", cmd_profile, "measure whether a workload fits one SQLite file"},
     {"config", cmd_config, "print the effective configuration, secrets masked"},
     {"version", cmd_version, "print the versions of onefile, SQLite and libmicrohttpd"},
     {"help", cmd_help, "show the commands, or one command's help"},

@@ -1,0 +1,17 @@
+/*
+ * snapshot.h - a consistent copy of a live database file, taken through SQLite's online
+ * backup API in one step (step(-1)): the copy is one read transaction, so it never
+ * restarts under a steady write load (steps of N pages restart on every commit of another
+ * connection and may never finish) and the writer is never blocked. The source is opened
+ * read-only; a server may keep running and writing meanwhile.
+ *
+ * Threads: any; opens its own connections.
+ */
+#ifndef ONEFILE_DB_SNAPSHOT_H
+#define ONEFILE_DB_SNAPSHOT_H
+#include <stddef.h>
+
+/* Copies src into dst (created or replaced; left in rollback-journal mode, as the backup
+   API writes it). 0, or -1 with err filled. */
+int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen);
+#endif
