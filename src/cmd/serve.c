@@ -104,6 +104,8 @@ int cmd_serve(int argc, char **argv)
     struct writer_options wo;
     writer_options_default(&wo);
     wo.busy_timeout_ms = cfg.busy_timeout_ms;
+    wo.max_batch = (size_t)cfg.writer_max_batch;
+    wo.linger_us = cfg.writer_linger_us;
     app.writer = writer_start(db, &wo);
     db = NULL; /* the writer's now */
 

@@ -78,6 +78,10 @@ static const struct setting settings[] = {
      NULL},
     {"ONEFILE_SHUTDOWN_TIMEOUT_S", NULL, SET_INT, F(shutdown_timeout_s), "10", 0, 600, NULL, 0,
      NULL},
+    {"ONEFILE_WRITER_MAX_BATCH", NULL, SET_INT, F(writer_max_batch), "256", 1, 100000, NULL, 0,
+     NULL},
+    {"ONEFILE_WRITER_LINGER_US", NULL, SET_INT, F(writer_linger_us), "0", 0, 1000000, NULL, 0,
+     NULL},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };

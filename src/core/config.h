@@ -39,6 +39,8 @@ struct config {
     long conn_timeout_s;      /* idle connection timeout */
     long request_timeout_s;   /* cap on the time to receive one whole request */
     long shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
+    long writer_max_batch;    /* writes per transaction at most */
+    long writer_linger_us;    /* how long a short batch waits for more (0: never) */
     char *log_level;
 };
 

@@ -73,6 +73,9 @@ class CliTest(harness.TestCase):
             ({}, ["--listen", "nohost"], "--listen: 'nohost'"),
             ({}, ["--synchronous", "extra"], "--synchronous: unknown value 'extra'"),
             ({"ONEFILE_BACKUP_URL": "ftp://x/y"}, [], "ONEFILE_BACKUP_URL"),
+            ({"ONEFILE_WRITER_MAX_BATCH": "0"}, [], "ONEFILE_WRITER_MAX_BATCH: '0'"),
+            ({"ONEFILE_WRITER_LINGER_US": "-5"}, [], "ONEFILE_WRITER_LINGER_US: '-5'"),
+            ({"ONEFILE_REQUEST_TIMEOUT_S": "0"}, [], "ONEFILE_REQUEST_TIMEOUT_S: '0'"),
         ]
         for env, args, text in cases:
             for cmd in ("config", "serve", "migrate"):
