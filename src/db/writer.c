@@ -196,8 +196,16 @@ static int run_batch(struct writer *w, struct item *batch)
         for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
             sqlite3_reset(s);
         if (sqlite3_get_autocommit(w->db)) {
-            /* the write ended the transaction itself (COMMIT/ROLLBACK): refuse it and
-               start again for the rest of the batch */
+            /* the write ended the transaction itself (COMMIT or ROLLBACK): whether the
+               writes before it in this batch are in the file is unknown, so none of them
+               is acknowledged; the rest of the batch starts a new transaction */
+            for (struct item *prev = batch; prev != it; prev = prev->next) {
+                if (prev->rc == 0) {
+                    prev->rc = WRITER_ECOMMIT;
+                    snprintf(prev->err, prev->errlen,
+                             "another write (%s) ended the transaction", it->origin);
+                }
+            }
             it->rc = -1;
             snprintf(it->err, it->errlen, "a write must not end the writer's transaction");
             log_err("writer: %s ended the transaction", it->origin);

@@ -198,6 +198,50 @@ static void test_one_failing_write_in_a_batch_leaves_the_others(void **state)
     stop(w);
 }
 
+/* a write that breaks the contract and rolls the writer's transaction back */
+static int rollback_everything(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    (void)err;
+    (void)errlen;
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return 0;
+}
+
+static void test_a_write_ending_the_transaction_acknowledges_nothing_before_it(void **state)
+{
+    (void)state;
+    struct writer *w = start(NULL);
+    gate_reset();
+    pthread_t holder, t[4];
+    struct sub hs = {w, "gate", wait_at_gate, 1000, 1, 0, ""};
+    pthread_create(&holder, NULL, submitter, &hs);
+    gate_wait_entered();
+    struct sub subs[4];
+    for (int i = 0; i < 4; i++) {
+        subs[i] = (struct sub){w, "batch", i == 2 ? rollback_everything : insert_value, i, 1, 0, ""};
+        pthread_create(&t[i], NULL, submitter, &subs[i]);
+        for (;;) { /* queue them in this order */
+            struct writer_stats st;
+            writer_get_stats(w, &st);
+            if (st.queue_depth == (size_t)i + 1)
+                break;
+            usleep(1000);
+        }
+    }
+    gate_release();
+    pthread_join(holder, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(subs[0].rc, WRITER_ECOMMIT); /* rolled back by write 2 */
+    assert_int_equal(subs[1].rc, WRITER_ECOMMIT);
+    assert_int_equal(subs[2].rc, -1);
+    assert_int_equal(subs[3].rc, 0);              /* ran in a new transaction */
+    assert_int_equal(count_rows("WHERE v < 4"), 1);
+    assert_int_equal(count_rows("WHERE v = 3"), 1);
+    stop(w);
+}
+
 static void test_group_commit_under_concurrency(void **state)
 {
     (void)state;
@@ -399,6 +443,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acknowledged_write_is_committed),
         cmocka_unit_test(test_one_failing_write_in_a_batch_leaves_the_others),
+        cmocka_unit_test(test_a_write_ending_the_transaction_acknowledges_nothing_before_it),
         cmocka_unit_test(test_group_commit_under_concurrency),
         cmocka_unit_test(test_fire_and_forget_is_drained_on_stop),
         cmocka_unit_test(test_async_queue_is_bounded),
