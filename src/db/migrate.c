@@ -21,6 +21,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "db/lint.h"
+#include "db/rebuild.h"
+#include "db/sqltok.h"
 
 #define MIGRATION_MAX_BYTES (16 * 1024 * 1024)
 
@@ -295,7 +298,7 @@ static int compare_recorded(sqlite3 *db, const struct migration_plan *p, json_t 
     return 0;
 }
 
-static int is_applied(sqlite3 *db, const char *source, int version)
+int migrate_is_applied(sqlite3 *db, const char *source, int version)
 {
     sqlite3_stmt *st;
     int found = 0;
@@ -325,7 +328,7 @@ int migrate_status(sqlite3 *db, const struct migration_plan *p, json_t **out)
     for (size_t i = 0; i < p->nlists; i++) {
         const struct migration_list *l = &p->lists[i];
         for (size_t j = 0; j < l->n; j++)
-            if (is_applied(db, l->source, l->items[j].version) == 0)
+            if (migrate_is_applied(db, l->source, l->items[j].version) == 0)
                 json_array_append_new(pending,
                                       json_pack("{s:s, s:i, s:s}", "source", l->source,
                                                 "version", l->items[j].version, "name",
@@ -363,10 +366,10 @@ static const char *skip_space(const char *p)
 
 /* Whether a statement ends or starts a transaction: the runner owns the transaction, and a
    COMMIT inside a migration would make half of it permanent. */
-static int is_transaction_control(sqlite3_stmt *st)
+static int is_transaction_control(const char *text)
 {
     static const char *const words[] = {"BEGIN", "COMMIT", "END", "ROLLBACK"};
-    const char *sql = skip_space(sqlite3_sql(st));
+    const char *sql = skip_space(text);
     size_t n = strspn(sql, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (n == strlen(words[i]) && strncasecmp(sql, words[i], n) == 0)
@@ -374,34 +377,116 @@ static int is_transaction_control(sqlite3_stmt *st)
     return 0;
 }
 
-/* Runs every statement of m; on failure logs file, line and message. */
-static int run_sql(sqlite3 *db, const char *source, const struct migration *m)
+#define REBUILD_DIRECTIVE "-- onefile:rebuild"
+
+int migrate_has_rebuild(const char *sql)
+{
+    return strstr(sql, REBUILD_DIRECTIVE) != NULL;
+}
+
+/* The table named by a rebuild directive in the comments between from and to, or 0. */
+static int rebuild_directive(const char *from, const char *to, char *table, size_t tablelen)
+{
+    const char *hit = NULL;
+    for (const char *p = from; p && p < to; p++) {
+        p = strstr(p, REBUILD_DIRECTIVE);
+        if (!p || p >= to)
+            break;
+        hit = p;
+    }
+    if (!hit)
+        return 0;
+    const char *name = hit + strlen(REBUILD_DIRECTIVE);
+    name += strspn(name, " \t");
+    size_t n = strcspn(name, " \t\r\n;");
+    if (n == 0 || n >= tablelen)
+        return 0;
+    memcpy(table, name, n);
+    table[n] = '\0';
+    if ((table[0] == '"' || table[0] == '`') && n >= 2 && table[n - 1] == table[0]) {
+        memmove(table, table + 1, n - 2);
+        table[n - 2] = '\0';
+    }
+    return 1;
+}
+
+/* The end of the statement that starts at p: just past its ';' at depth 0, or the end. */
+static const char *statement_end(const char *p)
+{
+    struct sqlscan s;
+    struct sqltok t;
+    sqlscan_init(&s, p, strlen(p));
+    while (sqlscan_next(&s, &t) != SQLTOK_END)
+        if (t.kind == SQLTOK_PUNCT && t.text[0] == ';' && t.depth == 0)
+            return t.start + 1;
+    return p + strlen(p);
+}
+
+static int rebuild_step(sqlite3 *db, const char *source, const struct migration *m,
+                        struct lint *lint, const char *table, const char *start,
+                        const char *end, char *err, size_t errlen)
+{
+    char msg[512];
+    int line = line_of(m->sql, start);
+    char *create = xstrndup(start, (size_t)(end - start));
+    json_t *dropped = json_array();
+    int rc = rebuild_table(db, table, create, dropped, msg, sizeof(msg));
+    if (rc < 0)
+        snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source, line, msg);
+    else if (lint)
+        lint_rebuild(lint, line, table, dropped);
+    json_decref(dropped);
+    free(create);
+    return rc;
+}
+
+int migrate_run(sqlite3 *db, const char *source, const struct migration *m, struct lint *lint,
+                int *rebuilt, char *err, size_t errlen)
 {
     const char *sql = m->sql;
+    char table[128];
+    *rebuilt = 0;
     while (*sql) {
         sqlite3_stmt *st = NULL;
         const char *tail;
         const char *start = skip_space(sql);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK)
-            return log_err("migrate: %s (%s) line %d: %s", m->name, source, line_of(m->sql, start),
-                           sqlite3_errmsg(db));
-        if (st && is_transaction_control(st)) {
+        if (!*start)
+            break;
+        if (rebuild_directive(sql, start, table, sizeof(table))) {
+            const char *end = statement_end(start);
+            if (rebuild_step(db, source, m, lint, table, start, end, err, errlen) < 0)
+                return -1;
+            *rebuilt = 1;
+            sql = end;
+            continue;
+        }
+        if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK) {
+            snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source,
+                     line_of(m->sql, start), sqlite3_errmsg(db));
+            return -1;
+        }
+        if (st && is_transaction_control(sqlite3_sql(st))) {
             sqlite3_finalize(st);
-            return log_err("migrate: %s (%s) line %d: a migration must not control the "
-                           "transaction (BEGIN/COMMIT/END/ROLLBACK): each migration already "
-                           "runs in its own",
-                           m->name, source, line_of(m->sql, start));
+            snprintf(err, errlen,
+                     "%s (%s) line %d: a migration must not control the transaction "
+                     "(BEGIN/COMMIT/END/ROLLBACK): each migration already runs in its own",
+                     m->name, source, line_of(m->sql, start));
+            return -1;
         }
         if (st) {
-            int rc;
+            int rc, line = line_of(m->sql, start);
+            if (lint)
+                lint_statement(lint, db, line, sqlite3_sql(st));
             while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 ;
             if (rc != SQLITE_DONE) {
-                log_err("migrate: %s (%s) line %d: %s", m->name, source, line_of(m->sql, start),
-                        sqlite3_errmsg(db));
+                snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source, line,
+                         sqlite3_errmsg(db));
                 sqlite3_finalize(st);
                 return -1;
             }
+            if (lint)
+                lint_after(lint, db, line, sqlite3_sql(st));
             sqlite3_finalize(st);
         }
         sql = tail;
@@ -432,31 +517,71 @@ static int record(sqlite3 *db, const char *source, const struct migration *m, in
     return 0;
 }
 
-static int apply_one(sqlite3 *db, const char *source, const struct migration *m)
+/* Violations of foreign keys anywhere, as one line, or "" when there are none. */
+static int foreign_key_problem(sqlite3 *db, char *out, size_t outlen)
 {
-    int64_t t0 = clock_mono_us();
-    if (db_exec(db, "migrate: begin", "BEGIN IMMEDIATE") < 0)
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
         return -1;
-    if (db_exec(db, "migrate: create schema_migrations", create_table_sql) < 0 ||
-        run_sql(db, source, m) < 0 || record(db, source, m, (clock_mono_us() - t0) / 1000) < 0)
-        goto fail;
-    if (db_exec(db, "migrate: commit", "COMMIT") < 0)
-        goto fail;
-    log_event(LOG_INFO, "migration applied",
-              json_pack("{s:s, s:s, s:I}", "migration", m->name, "source", source, "duration_ms",
-                        (json_int_t)((clock_mono_us() - t0) / 1000)));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, outlen, "foreign key violation: row %lld of %s references a missing row of %s",
+                 (long long)sqlite3_column_int64(st, 1), sqlite3_column_text(st, 0),
+                 sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
     return 0;
-fail:
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+}
+
+/* Runs one migration inside the batch's transaction, in its own savepoint, and records
+   it. Appends {source, version, name, duration_ms, rows_changed, rebuild} to done. */
+static int apply_one(sqlite3 *db, const char *source, const struct migration *m, json_t *done,
+                     int *rebuilt)
+{
+    char err[1024];
+    int64_t t0 = clock_mono_us();
+    sqlite3_int64 changes0 = sqlite3_total_changes64(db);
+    int this_rebuilt = 0;
+    if (db_exec(db, "migrate: savepoint", "SAVEPOINT onefile_migration") < 0)
+        return -1;
+    if (migrate_run(db, source, m, NULL, &this_rebuilt, err, sizeof(err)) < 0) {
+        log_err("migrate: %s", err);
+        return -1; /* the caller rolls the whole transaction back */
+    }
+    sqlite3_int64 changes = sqlite3_total_changes64(db) - changes0;
+    json_int_t ms = (json_int_t)((clock_mono_us() - t0) / 1000);
+    if (record(db, source, m, ms) < 0 ||
+        db_exec(db, "migrate: release", "RELEASE onefile_migration") < 0)
+        return -1;
+    *rebuilt |= this_rebuilt;
+    json_array_append_new(done, json_pack("{s:s,s:i,s:s,s:I,s:I,s:b}", "source", source,
+                                          "version", m->version, "name", m->name,
+                                          "duration_ms", ms, "rows_changed", (json_int_t)changes,
+                                          "rebuild", this_rebuilt));
+    return 0;
+}
+
+/* Whether any pending migration of the plan carries a rebuild directive. */
+static int pending_rebuild(sqlite3 *db, const struct migration_plan *p)
+{
+    for (size_t i = 0; i < p->nlists; i++)
+        for (size_t j = 0; j < p->lists[i].n; j++)
+            if (migrate_has_rebuild(p->lists[i].items[j].sql) &&
+                migrate_is_applied(db, p->lists[i].source, p->lists[i].items[j].version) == 0)
+                return 1;
+    return 0;
 }
 
 int migrate_apply(sqlite3 *db, const struct migration_plan *p, int *applied)
 {
-    json_t *problems = json_array();
+    return migrate_apply_report(db, p, applied, NULL);
+}
+
+int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied,
+                         json_t *report)
+{
+    json_t *problems = json_array(), *findings = NULL, *batch = json_array();
     long long version;
-    int rc = -1;
+    int rc = -1, fk_off = 0, rebuilt = 0;
     *applied = 0;
     if (compare_recorded(db, p, NULL, problems, &version) < 0)
         goto out;
@@ -464,23 +589,75 @@ int migrate_apply(sqlite3 *db, const struct migration_plan *p, int *applied)
         log_err("migrate: refusing to migrate: %s", json_string_value(json_array_get(problems, 0)));
         goto out;
     }
+    int blocking = migrate_lint(db, p, &findings);
+    if (blocking < 0)
+        goto out;
+    size_t k;
+    json_t *f;
+    json_array_foreach(findings, k, f) {
+        int allowed = json_is_true(json_object_get(f, "allowed"));
+        const char *msg = json_string_value(json_object_get(f, "message"));
+        if (allowed)
+            log_warn("migrate: lint: %s (allowed by its onefile:destructive marker)", msg);
+        else
+            log_err("migrate: lint: %s", msg);
+    }
+    if (blocking > 0) {
+        log_err("migrate: refusing to migrate: %d lint finding%s (see `onefile migrate --lint`)",
+                blocking, blocking == 1 ? "" : "s");
+        goto out;
+    }
+    /* every pending migration in one transaction, each in its own savepoint: all of them
+       or none. A rebuild needs foreign keys off, which only takes outside a transaction;
+       they are then checked whole before COMMIT. */
+    fk_off = pending_rebuild(db, p);
+    if (fk_off && db_exec(db, "migrate: foreign keys off", "PRAGMA foreign_keys=OFF") < 0)
+        goto out;
+    if (db_exec(db, "migrate: begin", "BEGIN IMMEDIATE") < 0)
+        goto out;
+    if (db_exec(db, "migrate: create schema_migrations", create_table_sql) < 0)
+        goto out;
     for (size_t i = 0; i < p->nlists; i++) {
         const struct migration_list *l = &p->lists[i];
         for (size_t j = 0; j < l->n; j++) {
-            int done = is_applied(db, l->source, l->items[j].version);
+            int done = migrate_is_applied(db, l->source, l->items[j].version);
             if (done < 0) {
                 log_err("migrate: cannot read schema_migrations: %s", sqlite3_errmsg(db));
                 goto out;
             }
             if (done)
                 continue;
-            if (apply_one(db, l->source, &l->items[j]) < 0)
+            if (apply_one(db, l->source, &l->items[j], batch, &rebuilt) < 0)
                 goto out;
-            (*applied)++;
         }
     }
+    if (rebuilt) {
+        char fk[512];
+        if (foreign_key_problem(db, fk, sizeof(fk)) < 0) {
+            log_err("migrate: foreign_key_check: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+        if (fk[0]) {
+            log_err("migrate: after the rebuild, %s; nothing applied", fk);
+            goto out;
+        }
+    }
+    if (db_exec(db, "migrate: commit", "COMMIT") < 0)
+        goto out;
+    json_array_foreach(batch, k, f) {
+        log_event(LOG_INFO, "migration applied", json_deep_copy(f));
+        if (report)
+            json_array_append(report, f);
+    }
+    *applied = (int)json_array_size(batch);
     rc = 0;
 out:
+    if (rc < 0 && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (fk_off)
+        db_exec(db, "migrate: foreign keys on", "PRAGMA foreign_keys=ON");
+    json_decref(batch);
+    json_decref(findings);
     json_decref(problems);
     return rc;
 }

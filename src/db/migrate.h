@@ -55,6 +55,18 @@ void migrate_plan_release(struct migration_plan *p);
    0, or -1 (logged: file, line and SQLite's message; the failing migration rolled back). */
 int migrate_apply(sqlite3 *db, const struct migration_plan *p, int *applied);
 
+/* The same, appending to report (may be NULL) one object per applied migration:
+   {source, version, name, duration_ms, rows_changed, rebuild}. Before applying anything,
+   the pending migrations are linted (migrate_lint); a blocking finding refuses them all. */
+int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied,
+                         json_t *report);
+/* Lints the pending migrations of the plan against db's schema (db NULL: an empty
+   database) - see db/lint.h. *findings receives an array of {file, source, line, kind,
+   statement, message, allowed}. Returns the number of blocking findings, or -1 (logged)
+   when the lint itself could not run. */
+int migrate_lint(sqlite3 *db, const struct migration_plan *p, json_t **findings);
+/* Whether (source, version) is recorded in schema_migrations: 1, 0, or -1. */
+int migrate_is_applied(sqlite3 *db, const char *source, int version);
 /* Describes the database against the plan, without writing:
    {"version": newest applied onefile version, "applied": [{source, version, name,
     checksum, applied_at, duration_ms}], "pending": [{source, version, name}],
