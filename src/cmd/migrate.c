@@ -1,14 +1,22 @@
 /*
- * migrate.c - `onefile migrate [--status] [--json]`: apply pending migrations (the same
- * step `serve` runs before it listens), or list applied and pending ones.
+ * migrate.c - `onefile migrate [--status|--lint|--dry-run] [--json]`: apply pending
+ * migrations (the same step `serve` runs before it listens), list applied and pending
+ * ones, lint them for destructive changes, or rehearse them on a copy of the live file.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "db/db.h"
 #include "db/lock.h"
 #include "db/migrate.h"
+#include "db/snapshot.h"
+#include "core/clock.h"
+#include "core/mem.h"
 
 static void print_status(json_t *st)
 {
@@ -31,18 +39,151 @@ static void print_status(json_t *st)
     }
 }
 
+static void print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(s);
+    free(s);
+}
+
+static const char multi_step[] =
+    "A destructive change breaks the running version while it is being deployed, and loses\n"
+    "data for good. The safe path is several releases: add the replacement (column, table),\n"
+    "backfill it, switch the code to it and stop writing the old one, and only then remove\n"
+    "the old one, in a later migration marked `-- onefile:destructive <reason>`.\n";
+
+/* --lint: 0 nothing blocking, 1 blocking findings, 2 cannot lint. */
+static int lint(const struct config *cfg, const struct migration_plan *plan, int as_json)
+{
+    struct db_options dbo = {cfg->busy_timeout_ms, config_synchronous_level(cfg)};
+    sqlite3 *db = NULL;
+    json_t *findings = NULL;
+    struct stat st;
+    int rc = 2;
+    if (stat(cfg->db, &st) == 0 && db_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
+        goto out;
+    int blocking = migrate_lint(db, plan, &findings);
+    if (blocking < 0)
+        goto out;
+    if (as_json) {
+        json_t *o = json_pack("{s:O,s:i}", "findings", findings, "blocking", blocking);
+        print_json(o);
+        json_decref(o);
+    } else {
+        size_t i;
+        json_t *f;
+        json_array_foreach(findings, i, f) {
+            printf("%s %s\n", json_is_true(json_object_get(f, "allowed")) ? "allowed " : "REFUSED ",
+                   json_string_value(json_object_get(f, "message")));
+        }
+        if (blocking)
+            printf("\n%s", multi_step);
+        printf("%zu finding%s, %d refused\n", json_array_size(findings),
+               json_array_size(findings) == 1 ? "" : "s", blocking);
+    }
+    rc = blocking ? 1 : 0;
+out:
+    json_decref(findings);
+    sqlite3_close_v2(db);
+    return rc;
+}
+
+static void remove_copy(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char *p = xasprintf("%s%s", path, suffixes[i]);
+        unlink(p);
+        free(p);
+    }
+}
+
+/* --dry-run: the pending migrations applied to a consistent copy of the live file, which
+   is then checked and deleted. 0 they would apply cleanly, 1 they would not, 2 cannot. */
+static int dry_run(const struct cmd_usage *u, const struct config *cfg,
+                   const struct migration_plan *plan, int as_json)
+{
+    struct db_options dbo = {cfg->busy_timeout_ms, config_synchronous_level(cfg)};
+    char err[512], integrity[256] = "", fk[64] = "";
+    char *copy = xasprintf("%s.dry-run-%ld", cfg->db, (long)getpid());
+    json_t *report = json_array();
+    sqlite3 *db = NULL;
+    int applied = 0, rc = 2, ok = 0;
+    long long fk_rows = -1;
+    if (access(cfg->db, R_OK) != 0) {
+        cmd_fail(u, "--dry-run: %s does not exist (nothing to rehearse on)", cfg->db);
+        goto out;
+    }
+    int64_t t0 = clock_mono_us();
+    if (snapshot_copy(cfg->db, copy, err, sizeof(err)) < 0) {
+        cmd_fail(u, "--dry-run: %s", err);
+        goto out;
+    }
+    double copy_ms = (double)(clock_mono_us() - t0) / 1000.0;
+    rc = 1;
+    if (db_open(copy, DB_READWRITE, &dbo, &db) < 0)
+        goto out;
+    t0 = clock_mono_us();
+    int migrated = migrate_apply_report(db, plan, &applied, report) == 0;
+    double migrate_ms = (double)(clock_mono_us() - t0) / 1000.0;
+    if (db_query_text(db, "PRAGMA integrity_check", integrity, sizeof(integrity)) < 0)
+        snprintf(integrity, sizeof(integrity), "cannot run: %s", sqlite3_errmsg(db));
+    if (db_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", &fk_rows) < 0)
+        fk_rows = -1;
+    snprintf(fk, sizeof(fk), fk_rows == 0 ? "ok" : "%lld violations", fk_rows);
+    ok = migrated && strcmp(integrity, "ok") == 0 && fk_rows == 0;
+    if (as_json) {
+        json_t *o = json_pack("{s:b,s:b,s:O,s:f,s:f,s:s,s:I}", "ok", ok, "migrations_ok",
+                              migrated, "applied", report, "copy_ms", copy_ms, "migrate_ms",
+                              migrate_ms, "integrity_check", integrity,
+                              "foreign_key_violations", (json_int_t)fk_rows);
+        print_json(o);
+        json_decref(o);
+    } else {
+        size_t i;
+        json_t *m;
+        printf("dry run on a copy of %s (copied in %.0f ms)\n", cfg->db, copy_ms);
+        json_array_foreach(report, i, m) {
+            printf("  %-8s %-32s %6lld ms  %lld rows changed%s\n",
+                   json_string_value(json_object_get(m, "source")),
+                   json_string_value(json_object_get(m, "name")),
+                   (long long)json_integer_value(json_object_get(m, "duration_ms")),
+                   (long long)json_integer_value(json_object_get(m, "rows_changed")),
+                   json_is_true(json_object_get(m, "rebuild")) ? "  (table rebuild)" : "");
+        }
+        printf("migrations: %s (%d applied to the copy in %.0f ms)\n",
+               migrated ? "ok" : "FAILED (see above)", applied, migrate_ms);
+        printf("integrity_check: %s\nforeign_key_check: %s\n", integrity, fk);
+        printf("%s; the live file was not changed\n", ok ? "would apply cleanly" : "would NOT apply cleanly");
+    }
+    rc = ok ? 0 : 1;
+out:
+    if (db)
+        db_close(db);
+    remove_copy(copy);
+    free(copy);
+    json_decref(report);
+    return rc;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
     static const struct cmd_usage u = {
-        "migrate", "[--status] [--json] [--db PATH]",
-        "Apply the pending migrations (onefile's own, then ONEFILE_MIGRATIONS_DIR's), each in\n"
-        "its own transaction; a failure rolls that migration back and stops. With --status,\n"
-        "list applied and pending migrations without changing anything.",
+        "migrate", "[--status | --lint | --dry-run] [--json] [--db PATH]",
+        "Apply the pending migrations (onefile's own, then the site's: ONEFILE_MIGRATIONS_DIR,\n"
+        "or a migrations/ directory beside the database), all in one transaction with a\n"
+        "savepoint each: all of them or none. They are linted first; a destructive change\n"
+        "is refused unless its file says `-- onefile:destructive <reason>`.\n"
+        "--status lists applied and pending migrations; --lint only lints; --dry-run applies\n"
+        "them to a consistent copy of the live file (a server may be running), checks it and\n"
+        "deletes it. None of the three changes the database.",
         1};
-    int status = 0, as_json = 0;
+    int status = 0, as_json = 0, lint_only = 0, dry = 0;
     const struct opt opts[] = {
         {"status", OPT_BOOL, &status, "list applied and pending migrations, change nothing"},
-        {"json", OPT_BOOL, &as_json, "with --status: print JSON"},
+        {"lint", OPT_BOOL, &lint_only, "lint the pending migrations, change nothing"},
+        {"dry-run", OPT_BOOL, &dry, "apply them to a copy, report, delete the copy"},
+        {"json", OPT_BOOL, &as_json, "with --status, --lint or --dry-run: print JSON"},
         {NULL, 0, NULL, NULL},
     };
     struct config cfg;
@@ -60,6 +201,18 @@ int cmd_migrate(int argc, char **argv)
     if (migrate_plan_load(&plan, cfg.migrations_dir, err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
         goto out_cfg;
+    }
+    if (status + lint_only + dry > 1) {
+        cmd_fail(&u, "--status, --lint and --dry-run go one at a time");
+        goto out;
+    }
+    if (lint_only) {
+        rc = lint(&cfg, &plan, as_json);
+        goto out;
+    }
+    if (dry) {
+        rc = dry_run(&u, &cfg, &plan, as_json);
+        goto out;
     }
     if (status) {
         json_t *st;

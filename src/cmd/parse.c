@@ -134,6 +134,7 @@ int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt
             return usage_error(u, cfg, err);
         }
     }
+    config_resolve(cfg);
     int level = log_level_parse(cfg->log_level);
     log_setup(level < 0 ? LOG_INFO : (enum log_level)level, LOG_FORMAT_AUTO);
     return -1;

@@ -240,6 +240,22 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
     return 1;
 }
 
+void config_resolve(struct config *cfg)
+{
+    if (cfg->migrations_dir || !cfg->db)
+        return;
+    char *copy = xstrdup(cfg->db);
+    char *slash = strrchr(copy, '/');
+    char *dir = slash ? xasprintf("%.*s/migrations", (int)(slash - copy), copy)
+                      : xstrdup("migrations");
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        cfg->migrations_dir = dir;
+    else
+        free(dir);
+    free(copy);
+}
+
 int config_has_flag(const char *flag)
 {
     for (size_t i = 0; i < NSETTINGS; i++)

@@ -56,6 +56,10 @@ int config_load_env(struct config *cfg, char *err, size_t errlen);
 int config_set_flag(struct config *cfg, const char *flag, const char *value, char *err,
                     size_t errlen);
 
+/* Fills the defaults that depend on other settings, once environment and flags are in:
+   migrations_dir, when unset, becomes the directory `migrations` beside the database
+   file if it exists. */
+void config_resolve(struct config *cfg);
 /* Whether some setting has that flag (without the dashes). */
 int config_has_flag(const char *flag);
 /* Creates the database's directory when missing (like mkdir -p) and proves it writable by
