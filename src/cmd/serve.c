@@ -30,6 +30,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "http/metrics.h"
+#include "api/api.h"
 #include "http/server.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
@@ -115,6 +116,7 @@ int cmd_serve(int argc, char **argv)
     app.started_us = clock_mono_us();
     health_routes(&app.router);
     metrics_routes(&app.router);
+    api_routes(&app.router);
     rc = 2;
     if (!(srv = server_start(&app, err, sizeof(err)))) {
         cmd_fail(&u, "%s", err);

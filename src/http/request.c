@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -66,10 +69,95 @@ int request_text(struct request *r, int status, const char *text)
     return status;
 }
 
+static const char *status_code_name(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 411: return "length_required";
+    case 413: return "payload_too_large";
+    case 415: return "unsupported_media_type";
+    case 422: return "invalid";
+    case 429: return "too_many_requests";
+    case 503: return "unavailable";
+    default: return status >= 500 ? "internal" : "error";
+    }
+}
+
+int request_error_field(struct request *r, int status, const char *code, const char *message,
+                        const char *field)
+{
+    if (request_wants_json(r)) {
+        json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+        if (field)
+            json_object_set_new(e, "field", json_string(field));
+        return request_json(r, status, json_pack("{s:o}", "error", e));
+    }
+    return request_error(r, status, message);
+}
+
+int request_redirect(struct request *r, int status, const char *location)
+{
+    request_set_header(r, "Location", location);
+    buf_reset(&r->out);
+    r->content_type = "text/plain; charset=utf-8";
+    buf_addf(&r->out, "See %s\n", location);
+    return status;
+}
+
+const char *request_client_ip(struct request *r, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    snprintf(buf, len, "unknown");
+    if (!ci || !ci->client_addr)
+        return buf;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+                  (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+                  (socklen_t)len);
+    return buf;
+}
+
+int request_json_body(struct request *r, json_t **out)
+{
+    const char *ct = request_header(r, "Content-Type");
+    json_error_t je;
+    char msg[300];
+    *out = NULL;
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
+        return request_error_field(r, 415, "unsupported_media_type",
+                                   "The body must be JSON (Content-Type: application/json).",
+                                   NULL);
+    json_t *v = json_loadb(r->body.data ? r->body.data : "", r->body.len,
+                           JSON_REJECT_DUPLICATES, &je);
+    if (!v) {
+        snprintf(msg, sizeof(msg), "The body is not valid JSON: %s (line %d, column %d).",
+                 je.text, je.line, je.column);
+        return request_error_field(r, 400, "malformed_json", msg, NULL);
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return request_error_field(r, 400, "malformed_json", "The body must be a JSON object.",
+                                   NULL);
+    }
+    *out = v;
+    return 0;
+}
+
 int request_error(struct request *r, int status, const char *message)
 {
     if (request_wants_json(r)) {
-        json_t *e = json_pack("{s:{s:i,s:s}}", "error", "status", status, "message", message);
+        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", status_code_name(status),
+                              "message", message);
         return request_json(r, status, e);
     }
     buf_reset(&r->out);
@@ -92,7 +180,7 @@ const char *http_reason(int status)
     } reasons[] = {
         {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
         {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"},
-        {304, "Not Modified"}, {400, "Bad Request"}, {401, "Unauthorized"},
+        {304, "Not Modified"}, {307, "Temporary Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
         {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
         {408, "Request Timeout"}, {409, "Conflict"}, {411, "Length Required"},
         {413, "Content Too Large"}, {415, "Unsupported Media Type"},

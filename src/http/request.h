@@ -18,6 +18,7 @@
 #ifndef ONEFILE_HTTP_REQUEST_H
 #define ONEFILE_HTTP_REQUEST_H
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -45,6 +46,8 @@ struct request {
     char *headers[REQUEST_MAX_HEADERS][2]; /* extra headers, malloc'ed */
     int nheaders;
     int close;                 /* answer with Connection: close */
+    int no_etag;               /* do not add an ETag (the handler knows better) */
+    sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
     size_t bytes_sent;         /* body bytes, for the log line */
 };
 
@@ -64,8 +67,22 @@ void request_set_header(struct request *r, const char *name, const char *value);
 int request_json(struct request *r, int status, json_t *v);
 /* Sets a plain-text body and returns status. */
 int request_text(struct request *r, int status, const char *text);
-/* The error answer for status with message (JSON or HTML, see above); returns status. */
+/* The error answer for status with message (JSON or HTML, see above); returns status.
+   The JSON form is {"error":{"code":"not_found","message":"..."}}, the code derived from
+   the status. */
 int request_error(struct request *r, int status, const char *message);
+/* The same with an explicit code and the offending field (field may be NULL):
+   {"error":{"code":"invalid","message":"...","field":"title"}}. */
+int request_error_field(struct request *r, int status, const char *code, const char *message,
+                        const char *field);
+/* A redirect (303 after a form post, 301/302 otherwise) to location; returns status. */
+int request_redirect(struct request *r, int status, const char *location);
+/* The client's IP address as text into buf ("127.0.0.1"); "unknown" when not available. */
+const char *request_client_ip(struct request *r, char *buf, size_t len);
+/* Parses the body as a JSON object. 0 with *out set (caller decrefs); otherwise the error
+   response is set (415 not application/json, 400 malformed: truncated, invalid UTF-8,
+   duplicated keys, numbers out of range, not an object) and its status returned. */
+int request_json_body(struct request *r, json_t **out);
 
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *http_reason(int status);

@@ -1,0 +1,429 @@
+/*
+ * api.c - /api/v1 handlers; see api.h.
+ *
+ * Status codes, in one place for the whole API: 200/201/204 success; 400 malformed
+ * request (bad JSON, bad cursor or limit); 401 missing, unknown or revoked token;
+ * 404 unknown id (drafts are unknown without a token); 405 with Allow (router);
+ * 409 slug taken; 413 body over the limit (server); 415 not JSON; 422 a field is invalid;
+ * 503 the write could not be committed (Retry-After).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "core/mem.h"
+#include "db/readers.h"
+#include "db/writer.h"
+#include "http/app.h"
+#include "http/request.h"
+#include "store/messages.h"
+#include "store/posts.h"
+#include "store/tokens.h"
+
+#define DEFAULT_LIMIT 20
+
+/* ---- authentication ---- */
+
+/* 0 with r->token_id set, 1 when no Authorization header was sent, or an error status
+   already answered (401) for a malformed, unknown or revoked token. */
+static int authenticate(struct request *r)
+{
+    const char *h = request_header(r, "Authorization");
+    if (!h)
+        return 1;
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        goto refuse;
+    const char *token = h + 7;
+    sqlite3 *db = readers_acquire(r->app->readers);
+    sqlite3_int64 id = 0;
+    int stale = 0;
+    int rc = tokens_check(db, token, &id, &stale);
+    readers_release(r->app->readers, db);
+    if (rc < 0)
+        return request_error(r, 500, "Cannot check the token.");
+    if (rc == 1)
+        goto refuse;
+    r->token_id = id;
+    if (stale) { /* record the use, at most once a minute per token, without waiting */
+        sqlite3_int64 *arg = xmalloc(sizeof(*arg));
+        *arg = id;
+        writer_submit_async(r->app->writer, "api:token-used", tokens_touch, arg, free);
+    }
+    return 0;
+refuse:
+    request_set_header(r, "WWW-Authenticate", "Bearer");
+    return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
+                               NULL);
+}
+
+/* For endpoints that need a token: 0, or the 401 status already answered. */
+static int require_token(struct request *r)
+{
+    int rc = authenticate(r);
+    if (rc == 1) {
+        request_set_header(r, "WWW-Authenticate", "Bearer");
+        return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
+                                   NULL);
+    }
+    return rc;
+}
+
+/* ---- validation ---- */
+
+static int has_control(const char *s, int allow_newlines)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && !(allow_newlines && (*p == '\n' || *p == '\r' || *p == '\t'))) ||
+            *p == 0x7f)
+            return 1;
+    return 0;
+}
+
+void slugify(const char *text, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int dash = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 5 < outlen; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
+            if (dash && n)
+                out[n++] = '-';
+            dash = 0;
+            out[n++] = (char)c;
+        } else if (c >= 'A' && c <= 'Z') {
+            if (dash && n)
+                out[n++] = '-';
+            dash = 0;
+            out[n++] = (char)(c - 'A' + 'a');
+        } else {
+            dash = 1;
+        }
+    }
+    /* never cut a UTF-8 sequence in two */
+    while (n && ((unsigned char)out[n - 1] & 0xC0) == 0x80) {
+        size_t k = n - 1;
+        while (k && ((unsigned char)out[k] & 0xC0) == 0x80)
+            k--;
+        unsigned char lead = (unsigned char)out[k];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (n - k == need)
+            break;
+        n = k;
+    }
+    if (n && ((unsigned char)out[n - 1] & 0xC0) == 0xC0)
+        n--;
+    out[n] = '\0';
+}
+
+static const char *const reserved_slugs[] = {
+    "api", "admin", "static", "posts", "contact", "healthz", "readyz", "metrics",
+    "feed.xml", "sitemap.xml", "robots.txt", "favicon.ico", NULL,
+};
+
+static const char *slug_problem(const char *slug)
+{
+    size_t n = strlen(slug);
+    if (n == 0 || n > 100)
+        return "The slug must be 1 to 100 bytes.";
+    for (const unsigned char *p = (const unsigned char *)slug; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || strchr("/?#%\\\"'<>", *p))
+            return "The slug cannot contain spaces, control characters or / ? # % \\ \" ' < >.";
+    if (slug[0] == '.' || slug[0] == '-')
+        return "The slug cannot start with '.' or '-'.";
+    for (int i = 0; reserved_slugs[i]; i++)
+        if (strcasecmp(slug, reserved_slugs[i]) == 0)
+            return "That slug is reserved for the site's own pages.";
+    return NULL;
+}
+
+static int iso8601_ok(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return end && *end == '\0' && strlen(s) == 20;
+}
+
+static int invalid(struct request *r, const char *field, const char *message)
+{
+    return request_error_field(r, 422, "invalid", message, field);
+}
+
+int post_fields_validate(struct request *r, json_t *fields, int partial)
+{
+    static const char *const known[] = {"title", "slug", "body_md", "kind", "status",
+                                        "published_at", NULL};
+    const char *key;
+    json_t *v;
+    json_object_foreach(fields, key, v) {
+        int ok = 0;
+        for (int i = 0; known[i]; i++)
+            ok |= strcmp(key, known[i]) == 0;
+        if (!ok) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "Unknown field '%.100s'.", key);
+            return invalid(r, key, msg);
+        }
+        if (!json_is_string(v) && !(strcmp(key, "published_at") == 0 && json_is_null(v)))
+            return invalid(r, key, strcmp(key, "published_at") == 0
+                                       ? "Must be a string (ISO 8601 UTC) or null."
+                                       : "Must be a string.");
+    }
+    json_t *title = json_object_get(fields, "title");
+    if (!partial && !title)
+        return invalid(r, "title", "The title is required.");
+    if (title) {
+        const char *t = json_string_value(title);
+        size_t n = strlen(t);
+        if (n == 0 || n > 300 || has_control(t, 0))
+            return invalid(r, "title", "The title must be 1 to 300 bytes, on one line.");
+    }
+    json_t *body = json_object_get(fields, "body_md");
+    if (body && has_control(json_string_value(body), 1))
+        return invalid(r, "body_md", "The body cannot contain control characters.");
+    json_t *kind = json_object_get(fields, "kind");
+    if (kind && strcmp(json_string_value(kind), "post") != 0 &&
+        strcmp(json_string_value(kind), "page") != 0)
+        return invalid(r, "kind", "The kind is 'post' or 'page'.");
+    json_t *status = json_object_get(fields, "status");
+    if (status && strcmp(json_string_value(status), "draft") != 0 &&
+        strcmp(json_string_value(status), "published") != 0)
+        return invalid(r, "status", "The status is 'draft' or 'published'.");
+    json_t *pub = json_object_get(fields, "published_at");
+    if (pub && json_is_string(pub) && !iso8601_ok(json_string_value(pub)))
+        return invalid(r, "published_at",
+                       "published_at must look like 2026-11-24T03:00:00Z (UTC).");
+    json_t *slug = json_object_get(fields, "slug");
+    if (!slug && !partial) {
+        char made[128];
+        slugify(json_string_value(title), made, sizeof(made));
+        if (!made[0])
+            return invalid(r, "slug", "No slug can be made from this title: give one.");
+        json_object_set_new(fields, "slug", json_string(made));
+        slug = json_object_get(fields, "slug");
+    }
+    if (slug) {
+        const char *problem = slug_problem(json_string_value(slug));
+        if (problem)
+            return invalid(r, "slug", problem);
+    }
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+/* A positive integer from text, or 0. */
+static sqlite3_int64 positive_id(const char *s)
+{
+    if (!s || !*s || strlen(s) > 18)
+        return 0;
+    sqlite3_int64 v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+/* limit and cursor query arguments: 0, or 400 answered. */
+static int paging(struct request *r, int *limit, sqlite3_int64 *before)
+{
+    const char *l = request_query(r, "limit"), *c = request_query(r, "cursor");
+    *limit = DEFAULT_LIMIT;
+    *before = 0;
+    if (l) {
+        sqlite3_int64 v = positive_id(l);
+        if (v < 1 || v > POSTS_MAX_LIMIT)
+            return request_error_field(r, 400, "bad_request", "limit must be from 1 to 100.",
+                                       "limit");
+        *limit = (int)v;
+    }
+    if (c && !(*before = positive_id(c)))
+        return request_error_field(r, 400, "bad_request", "Not a cursor this API returned.",
+                                   "cursor");
+    return 0;
+}
+
+static json_t *cursor_json(sqlite3_int64 next)
+{
+    if (!next)
+        return json_null();
+    char s[32];
+    snprintf(s, sizeof(s), "%lld", (long long)next);
+    return json_string(s);
+}
+
+/* Answers the outcome of a post write submitted to the writer. */
+static int write_outcome(struct request *r, int rc, struct post_write *w, const char *err,
+                         int created)
+{
+    if (rc == 0) {
+        if (created) {
+            char loc[64];
+            snprintf(loc, sizeof(loc), "/api/v1/posts/%lld", (long long)w->id);
+            request_set_header(r, "Location", loc);
+        }
+        json_t *result = w->result;
+        w->result = NULL;
+        return request_json(r, created ? 201 : 200, result);
+    }
+    if (w->slug_conflict)
+        return request_error_field(r, 409, "conflict", "Another post has this slug.", "slug");
+    if (w->not_found)
+        return request_error(r, 404, "No post with this id.");
+    if (rc == WRITER_ECOMMIT || rc == WRITER_ESTOPPED) {
+        request_set_header(r, "Retry-After", "1");
+        return request_error(r, 503, "The change could not be saved; try again.");
+    }
+    char msg[300];
+    snprintf(msg, sizeof(msg), "The change was refused: %.200s", err);
+    return request_error_field(r, 422, "invalid", msg, NULL);
+}
+
+/* ---- handlers ---- */
+
+static int list_posts(struct request *r)
+{
+    int auth = authenticate(r);
+    if (auth > 1)
+        return auth;
+    struct posts_query q = {0};
+    int rc = paging(r, &q.limit, &q.before);
+    if (rc)
+        return rc;
+    q.kind = request_query(r, "kind");
+    q.status = request_query(r, "status");
+    q.include_drafts = auth == 0;
+    if (q.kind && strcmp(q.kind, "post") != 0 && strcmp(q.kind, "page") != 0)
+        return request_error_field(r, 400, "bad_request", "kind is 'post' or 'page'.", "kind");
+    if (q.status && strcmp(q.status, "draft") != 0 && strcmp(q.status, "published") != 0)
+        return request_error_field(r, 400, "bad_request", "status is 'draft' or 'published'.",
+                                   "status");
+    if (q.status && strcmp(q.status, "draft") == 0 && auth != 0) {
+        request_set_header(r, "WWW-Authenticate", "Bearer");
+        return request_error_field(r, 401, "unauthorized", "Drafts need a bearer token.", NULL);
+    }
+    json_t *items;
+    sqlite3_int64 next;
+    sqlite3 *db = readers_acquire(r->app->readers);
+    rc = posts_list(db, &q, &items, &next);
+    readers_release(r->app->readers, db);
+    if (rc < 0)
+        return request_error(r, 500, "Cannot read the posts.");
+    request_set_header(r, "Cache-Control", auth == 0 ? "private, no-cache" : "no-cache");
+    return request_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor",
+                                          cursor_json(next)));
+}
+
+static int get_post(struct request *r)
+{
+    int auth = authenticate(r);
+    if (auth > 1)
+        return auth;
+    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    if (!id)
+        return request_error(r, 404, "No post with this id.");
+    json_t *post;
+    sqlite3 *db = readers_acquire(r->app->readers);
+    int rc = posts_get(db, id, auth == 0, &post);
+    readers_release(r->app->readers, db);
+    if (rc < 0)
+        return request_error(r, 500, "Cannot read the post.");
+    if (rc == 1)
+        return request_error(r, 404, "No post with this id.");
+    request_set_header(r, "Cache-Control", auth == 0 ? "private, no-cache" : "no-cache");
+    return request_json(r, 200, post);
+}
+
+static int create_post(struct request *r)
+{
+    json_t *fields;
+    int rc;
+    if ((rc = require_token(r)) || (rc = request_json_body(r, &fields)))
+        return rc;
+    if ((rc = post_fields_validate(r, fields, 0))) {
+        json_decref(fields);
+        return rc;
+    }
+    struct post_write w = {.fields = fields};
+    char err[256];
+    rc = writer_submit(r->app->writer, r->route, posts_write, &w, err, sizeof(err));
+    rc = write_outcome(r, rc, &w, err, 1);
+    json_decref(w.result);
+    json_decref(fields);
+    return rc;
+}
+
+static int update_post(struct request *r)
+{
+    json_t *fields;
+    int rc;
+    if ((rc = require_token(r)))
+        return rc;
+    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    if (!id)
+        return request_error(r, 404, "No post with this id.");
+    if ((rc = request_json_body(r, &fields)))
+        return rc;
+    if ((rc = post_fields_validate(r, fields, 1))) {
+        json_decref(fields);
+        return rc;
+    }
+    struct post_write w = {.id = id, .fields = fields};
+    char err[256];
+    rc = writer_submit(r->app->writer, r->route, posts_write, &w, err, sizeof(err));
+    rc = write_outcome(r, rc, &w, err, 0);
+    json_decref(w.result);
+    json_decref(fields);
+    return rc;
+}
+
+static int delete_post(struct request *r)
+{
+    int rc;
+    if ((rc = require_token(r)))
+        return rc;
+    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    if (!id)
+        return request_error(r, 404, "No post with this id.");
+    struct post_write w = {.id = id};
+    char err[256];
+    rc = writer_submit(r->app->writer, r->route, posts_delete, &w, err, sizeof(err));
+    if (rc != 0)
+        return write_outcome(r, rc, &w, err, 0);
+    buf_reset(&r->out);
+    return 204;
+}
+
+static int list_messages(struct request *r)
+{
+    int rc, limit;
+    sqlite3_int64 before, next;
+    if ((rc = require_token(r)))
+        return rc;
+    if ((rc = paging(r, &limit, &before)))
+        return rc;
+    json_t *items;
+    sqlite3 *db = readers_acquire(r->app->readers);
+    rc = messages_list(db, before, limit, &items, &next);
+    readers_release(r->app->readers, db);
+    if (rc < 0)
+        return request_error(r, 500, "Cannot read the messages.");
+    request_set_header(r, "Cache-Control", "private, no-cache");
+    return request_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor",
+                                          cursor_json(next)));
+}
+
+void api_routes(struct router *rt)
+{
+    router_add(rt, "GET", "/api/v1/posts", list_posts);
+    router_add(rt, "POST", "/api/v1/posts", create_post);
+    router_add(rt, "GET", "/api/v1/posts/{id}", get_post);
+    router_add(rt, "PATCH", "/api/v1/posts/{id}", update_post);
+    router_add(rt, "DELETE", "/api/v1/posts/{id}", delete_post);
+    router_add(rt, "GET", "/api/v1/messages", list_messages);
+}

@@ -1,0 +1,21 @@
+/*
+ * messages.h - messages from the contact form: stored by a writer function, listed on a
+ * reader. A message is {id, name, email, body, ip, created_at, read_at}.
+ * Threads: the caller's connection.
+ */
+#ifndef ONEFILE_STORE_MESSAGES_H
+#define ONEFILE_STORE_MESSAGES_H
+#include <jansson.h>
+#include <sqlite3.h>
+
+struct message_write {
+    const char *name, *email, *body, *ip; /* borrowed */
+    sqlite3_int64 id;                     /* set on success */
+};
+/* Writer function: stores the message (arg: struct message_write). */
+int messages_create(sqlite3 *db, void *arg, char *err, size_t errlen);
+/* Newest first, ids below `before` (0: from the newest), at most limit. *next is the cursor
+   of the next page or 0. 0 or -1 logged. */
+int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
+                  sqlite3_int64 *next);
+#endif

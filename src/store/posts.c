@@ -1,0 +1,256 @@
+/*
+ * posts.c - posts and pages; see posts.h.
+ *
+ * Reads use db_prepare_cached(), so each reader connection prepares each query once.
+ * Writes are writer functions: they run in the writer's transaction and savepoint, and
+ * read back what they stored (RETURNING) so the caller answers with the stored row.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "db/db.h"
+#include "store/posts.h"
+
+#define COLUMNS "id, slug, title, body_md, kind, status, published_at, created_at, updated_at"
+
+static json_t *text_or_null(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+/* The row at st (columns in COLUMNS order) as a JSON object. */
+static json_t *row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    static const char *const names[] = {"slug",   "title",        "body_md",
+                                        "kind",   "status",       "published_at",
+                                        "created_at", "updated_at"};
+    for (int i = 0; i < 8; i++)
+        json_object_set_new(o, names[i], text_or_null(st, i + 1));
+    return o;
+}
+
+static int one(sqlite3 *db, sqlite3_stmt *st, json_t **out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = row(st);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 1;
+    return log_err("posts: %s", sqlite3_errmsg(db));
+}
+
+int posts_get(sqlite3 *db, sqlite3_int64 id, int include_drafts, json_t **out)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "SELECT " COLUMNS " FROM posts WHERE id = ?1 AND (?2 OR status = 'published')");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, include_drafts);
+    return one(db, st, out);
+}
+
+int posts_get_by_slug(sqlite3 *db, const char *slug, const char *kind, int include_drafts,
+                      json_t **out)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
+            "AND (?3 OR status = 'published')");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, include_drafts);
+    return one(db, st, out);
+}
+
+int posts_list(sqlite3 *db, const struct posts_query *q, json_t **items, sqlite3_int64 *next)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
+            "AND (?2 IS NULL OR status = ?2) AND (?3 OR status = 'published') "
+            "AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0) "
+            "ORDER BY id DESC LIMIT ?6");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, q->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, q->include_drafts);
+    sqlite3_bind_int64(st, 4, q->before);
+    sqlite3_bind_text(st, 5, q->search, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, q->limit + 1); /* one more tells whether a next page exists */
+    *items = json_array();
+    *next = 0;
+    int rc, n = 0;
+    sqlite3_int64 last = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == q->limit) {
+            *next = last;
+            break;
+        }
+        last = sqlite3_column_int64(st, 0);
+        json_array_append_new(*items, row(st));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        json_decref(*items);
+        *items = NULL;
+        return log_err("posts: list: %s", sqlite3_errmsg(db));
+    }
+    return 0;
+}
+
+int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_t **items,
+                    int *more)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
+            "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, per_page + 1);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(page - 1) * per_page);
+    *items = json_array();
+    *more = 0;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == per_page) {
+            *more = 1;
+            break;
+        }
+        json_array_append_new(*items, row(st));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        json_decref(*items);
+        *items = NULL;
+        return log_err("posts: published: %s", sqlite3_errmsg(db));
+    }
+    return 0;
+}
+
+static const char *field(json_t *fields, const char *name)
+{
+    return json_string_value(json_object_get(fields, name));
+}
+
+int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct post_write *w = arg;
+    json_t *f = w->fields;
+    sqlite3_stmt *st;
+    char now[32];
+    clock_iso8601(time(NULL), now, sizeof(now));
+    if (w->id == 0) {
+        st = db_prepare_cached(
+            db, "INSERT INTO posts (slug, title, body_md, kind, status, published_at, "
+                "created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, 'post'), "
+                "coalesce(?5, 'draft'), CASE WHEN coalesce(?5, 'draft') = 'published' "
+                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7) RETURNING " COLUMNS);
+    } else {
+        /* absent fields keep their value; publishing without a date stamps it now */
+        st = db_prepare_cached(
+            db, "UPDATE posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
+                "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
+                "status = coalesce(?5, status), "
+                "published_at = CASE WHEN ?9 THEN ?6 "
+                "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
+                "  ELSE published_at END, "
+                "updated_at = ?7 WHERE id = ?8 RETURNING " COLUMNS);
+    }
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, field(f, "slug"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field(f, "title"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, field(f, "body_md"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, field(f, "kind"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, field(f, "status"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, field(f, "published_at"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, now, -1, SQLITE_TRANSIENT);
+    if (w->id) {
+        sqlite3_bind_int64(st, 8, w->id);
+        sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        w->result = row(st);
+        w->id = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st); /* finish the statement: RETURNING applies on completion */
+    }
+    int ext = sqlite3_extended_errcode(db);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE && !w->result) {
+        w->not_found = 1;
+        snprintf(err, errlen, "no post %lld", (long long)w->id);
+        return -1;
+    }
+    if (rc != SQLITE_DONE) {
+        json_decref(w->result);
+        w->result = NULL;
+        if (ext == SQLITE_CONSTRAINT_UNIQUE)
+            w->slug_conflict = 1;
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct post_write *w = arg;
+    sqlite3_stmt *st = db_prepare_cached(db, "DELETE FROM posts WHERE id = ?1");
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, w->id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (sqlite3_changes(db) == 0) {
+        w->not_found = 1;
+        snprintf(err, errlen, "no post %lld", (long long)w->id);
+        return -1;
+    }
+    return 0;
+}
+
+int posts_record_view(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    sqlite3_int64 id = *(sqlite3_int64 *)arg;
+    char day[32];
+    clock_iso8601(time(NULL), day, sizeof(day));
+    day[10] = '\0'; /* YYYY-MM-DD */
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "INSERT INTO post_views (post_id, day, count) VALUES (?1, ?2, 1) "
+            "ON CONFLICT (post_id, day) DO UPDATE SET count = count + 1");
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "view of post %lld: %s", (long long)id, sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * posts.h - posts and pages in the database: reads on a reader connection, writes as
+ * writer functions (db/writer.h) so they run inside the writer's batch.
+ *
+ * A post is returned as a JSON object whose keys are the column names of DESIGN.md:
+ * id, slug, title, body_md, kind ("post"|"page"), status ("draft"|"published"),
+ * published_at, created_at, updated_at (ISO 8601 UTC text, published_at may be null).
+ * The store never knows about HTTP: it returns 0/1 (found/not found) or -1, and writer
+ * functions report a slug conflict through their argument, for the handler to map.
+ *
+ * Threads: the caller's connection, as db/readers.h and db/writer.h say.
+ */
+#ifndef ONEFILE_STORE_POSTS_H
+#define ONEFILE_STORE_POSTS_H
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stddef.h>
+
+#define POSTS_MAX_LIMIT 100
+
+struct posts_query {
+    const char *kind;       /* "post", "page" or NULL for both */
+    const char *status;     /* "draft", "published" or NULL for both */
+    int include_drafts;     /* 0: published only, whatever status says */
+    int limit;              /* 1..POSTS_MAX_LIMIT */
+    sqlite3_int64 before;   /* cursor: only ids below this (0: from the newest) */
+    const char *search;     /* substring of the title, or NULL */
+};
+
+/* One post by id / by slug (kind NULL: any kind). 0 found (*out set), 1 not found, -1. */
+int posts_get(sqlite3 *db, sqlite3_int64 id, int include_drafts, json_t **out);
+int posts_get_by_slug(sqlite3 *db, const char *slug, const char *kind, int include_drafts,
+                      json_t **out);
+/* Newest first by id. *items receives an array; *next the cursor for the next page (the
+   last id) or 0 when this page is the last. 0 or -1. */
+int posts_list(sqlite3 *db, const struct posts_query *q, json_t **items, sqlite3_int64 *next);
+/* Published posts of a kind, newest published first, page by page (page from 1), for the
+   site. *more is set when there is a next page. 0 or -1. */
+int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_t **items,
+                    int *more);
+
+/* A create or update, to run through writer_submit with posts_write as the function.
+   `fields` holds the validated input (keys as in the model; absent keys are left as they
+   are on update). On success id is set and `result` holds the stored post. */
+struct post_write {
+    sqlite3_int64 id;       /* 0 for a create */
+    json_t *fields;         /* borrowed */
+    json_t *result;         /* owned by the caller afterwards */
+    int not_found;          /* update/delete: no such id */
+    int slug_conflict;      /* the slug belongs to another post */
+};
+int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen);
+/* Deletes post `id` (arg: struct post_write). */
+int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
+
+/* A page view of post_id today, aggregated per post and day (arg: a malloc'ed
+   sqlite3_int64, for writer_submit_async with free). */
+int posts_record_view(sqlite3 *db, void *arg, char *err, size_t errlen);
+#endif

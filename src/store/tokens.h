@@ -1,0 +1,31 @@
+/*
+ * tokens.h - API bearer tokens: created by `onefile token create NAME`, shown once, stored
+ * only as their SHA-256, revocable, with the time they were last used.
+ *
+ * A token is "of_" followed by 43 base64url characters (32 random bytes). Checking one
+ * hashes it and looks the hash up, so the comparison is a database index lookup on a
+ * hash, never a byte-by-byte compare of secrets.
+ * Threads: the caller's connection.
+ */
+#ifndef ONEFILE_STORE_TOKENS_H
+#define ONEFILE_STORE_TOKENS_H
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stddef.h>
+
+#define TOKEN_LEN 46 /* "of_" + 43, without the NUL */
+
+/* Creates token `name` (on a read-write connection, outside the server's writer: used by
+   the command). The token is written to token (at least TOKEN_LEN + 1 bytes).
+   0, 1 when the name is taken, -1 logged. */
+int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen);
+/* Revokes token `name`: 0, 1 when there is no such active token, -1 logged. */
+int tokens_revoke(sqlite3 *db, const char *name);
+/* Every token: [{id, name, created_at, last_used_at, revoked_at}]. 0 or -1 logged. */
+int tokens_list(sqlite3 *db, json_t **out);
+/* Checks a presented token on a reader: 0 valid (*id set; *stale when its last use was
+   recorded over a minute ago, or never), 1 unknown or revoked, -1 logged. */
+int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale);
+/* Writer function: records the use of token *(sqlite3_int64 *)arg now. */
+int tokens_touch(sqlite3 *db, void *arg, char *err, size_t errlen);
+#endif
