@@ -76,7 +76,13 @@ static int lint(const struct config *cfg, const struct migration_plan *plan, int
             printf("%s %s\n", json_is_true(json_object_get(f, "allowed")) ? "allowed " : "REFUSED ",
                    json_string_value(json_object_get(f, "message")));
         }
-        if (blocking)
+        int destructive = 0;
+        json_array_foreach(findings, i, f) {
+            const char *kind = json_string_value(json_object_get(f, "kind"));
+            destructive |= !json_is_true(json_object_get(f, "allowed")) &&
+                           strcmp(kind, "error") != 0 && strcmp(kind, "dangling") != 0;
+        }
+        if (destructive)
             printf("\n%s", multi_step);
         printf("%zu finding%s, %d refused\n", json_array_size(findings),
                json_array_size(findings) == 1 ? "" : "s", blocking);

@@ -93,9 +93,10 @@ static int table_exists(sqlite3 *db, const char *table)
 static void object_name(struct sqlscan *s, struct sqltok *t)
 {
     sqlscan_next(s, t);
-    if (sqltok_is(t, "IF")) {
+    if (sqltok_is(t, "IF")) { /* IF EXISTS, or IF NOT EXISTS */
         sqlscan_next(s, t);
-        sqlscan_next(s, t);
+        if (sqltok_is(t, "NOT"))
+            sqlscan_next(s, t);
         sqlscan_next(s, t);
     }
     struct sqlscan peek = *s;
@@ -279,9 +280,13 @@ static int shadow_open(sqlite3 *live, sqlite3 **out)
     sqlite3_exec(mem, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
     if (live) {
         if (sqlite3_prepare_v2(live,
-                               "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND "
-                               "name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 "
-                               "WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid",
+                               /* shadow tables of virtual tables (FTS5, R*Tree) are
+                                  created by their CREATE VIRTUAL TABLE: not copied */
+                               "SELECT s.sql FROM sqlite_schema s WHERE s.sql IS NOT NULL AND "
+                               "s.name NOT LIKE 'sqlite_%' AND NOT EXISTS (SELECT 1 FROM "
+                               "pragma_table_list t WHERE t.type = 'shadow' AND "
+                               "t.name = s.tbl_name) ORDER BY CASE s.type WHEN 'table' THEN 0 "
+                               "WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, s.rowid",
                                -1, &st, NULL) != SQLITE_OK) {
             log_err("migrate: lint: cannot read the schema: %s", sqlite3_errmsg(live));
             goto out;
@@ -327,9 +332,14 @@ int migrate_lint(sqlite3 *db, const struct migration_plan *p, json_t **findings)
             l.source = list->source;
             int mk = marker(m->sql);
             l.allowed = mk == 1;
-            if (mk < 0)
-                add(&l, 1, "error", 0, NULL,
+            if (mk < 0) {
+                const char *at = strstr(m->sql, MARKER);
+                int line = 1;
+                for (const char *c = m->sql; c < at; c++)
+                    line += *c == '\n';
+                add(&l, line, "error", 0, NULL,
                     "the -- onefile:destructive marker needs a reason after it");
+            }
             int rebuilt;
             if (migrate_run(shadow, list->source, m, &l, &rebuilt, err, sizeof(err)) < 0) {
                 json_array_append_new(

@@ -460,7 +460,7 @@ int migrate_run(sqlite3 *db, const char *source, const struct migration *m, stru
             sql = end;
             continue;
         }
-        if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, start, -1, &st, &tail) != SQLITE_OK) {
             snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source,
                      line_of(m->sql, start), sqlite3_errmsg(db));
             return -1;

@@ -1,12 +1,14 @@
 /*
  * migrate.h - schema migrations: onefile's own (embedded at build time) and a site's own
- * (ONEFILE_MIGRATIONS_DIR), applied in order on every start.
+ * (ONEFILE_MIGRATIONS_DIR, or migrations/ beside the database), applied in order on every
+ * start.
  *
  * A migration is a file NNNN_name.sql. Each source ("onefile" for the embedded ones,
  * "site" for the directory) is its own sequence ordered by NNNN; onefile's are applied
- * before the site's. Each pending migration runs in its own BEGIN IMMEDIATE transaction
- * together with its row in schema_migrations(source, version, name, checksum, applied_at,
- * duration_ms): it commits whole or not at all, and nothing after a failure runs.
+ * before the site's. The pending migrations are first linted (db/lint.h), then applied
+ * in ONE BEGIN IMMEDIATE transaction, each in its own savepoint together with its row in
+ * schema_migrations(source, version, name, checksum, applied_at, duration_ms): all of them
+ * commit or none does, so a deploy never leaves the schema half-way.
  * The checksum is the SHA-256 of the file; a recorded migration whose file changed or
  * vanished stops migrate_apply() (drift), as does a database newer than this binary.
  *

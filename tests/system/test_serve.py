@@ -58,7 +58,7 @@ class ServeTest(harness.TestCase):
         status, headers, body = s.request("GET", "/api/v1/nothing")
         self.assertEqual(status, 404)
         self.assertEqual(headers["content-type"], "application/json")
-        self.assertEqual(json.loads(body)["error"]["status"], 404)
+        self.assertEqual(json.loads(body)["error"]["code"], "not_found")
         status, headers, body = s.request("DELETE", "/readyz")
         self.assertEqual(status, 405)
         self.assertEqual(headers["allow"], "GET, HEAD")
