@@ -339,6 +339,48 @@ static int get_post(struct request *r)
     return request_json(r, 200, post);
 }
 
+/* A post write waiting for the writer: kept on the request until it ends. */
+struct api_write {
+    struct post_write w;
+    json_t *fields;
+    int created;
+};
+
+static void api_write_free(void *p)
+{
+    struct api_write *a = p;
+    json_decref(a->w.result);
+    json_decref(a->fields);
+    free(a);
+}
+
+static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json_t *fields)
+{
+    struct api_write *a = xcalloc(1, sizeof(*a));
+    a->w.id = id;
+    a->w.fields = fields;
+    a->fields = fields;
+    a->created = id == 0;
+    r->state = a;
+    r->state_free = api_write_free;
+    return a;
+}
+
+static int post_written(struct request *r, int rc, const char *err)
+{
+    struct api_write *a = r->state;
+    return write_outcome(r, rc, &a->w, err, a->created);
+}
+
+static int post_deleted(struct request *r, int rc, const char *err)
+{
+    struct api_write *a = r->state;
+    if (rc != 0)
+        return write_outcome(r, rc, &a->w, err, 0);
+    buf_reset(&r->out);
+    return 204;
+}
+
 static int create_post(struct request *r)
 {
     json_t *fields;
@@ -349,13 +391,8 @@ static int create_post(struct request *r)
         json_decref(fields);
         return rc;
     }
-    struct post_write w = {.fields = fields};
-    char err[256];
-    rc = writer_submit(r->app->writer, r->route, posts_write, &w, err, sizeof(err));
-    rc = write_outcome(r, rc, &w, err, 1);
-    json_decref(w.result);
-    json_decref(fields);
-    return rc;
+    struct api_write *a = api_write_new(r, 0, fields);
+    return request_defer(r, posts_write, &a->w, post_written);
 }
 
 static int update_post(struct request *r)
@@ -373,13 +410,8 @@ static int update_post(struct request *r)
         json_decref(fields);
         return rc;
     }
-    struct post_write w = {.id = id, .fields = fields};
-    char err[256];
-    rc = writer_submit(r->app->writer, r->route, posts_write, &w, err, sizeof(err));
-    rc = write_outcome(r, rc, &w, err, 0);
-    json_decref(w.result);
-    json_decref(fields);
-    return rc;
+    struct api_write *a = api_write_new(r, id, fields);
+    return request_defer(r, posts_write, &a->w, post_written);
 }
 
 static int delete_post(struct request *r)
@@ -390,13 +422,8 @@ static int delete_post(struct request *r)
     sqlite3_int64 id = positive_id(request_param(r, "id"));
     if (!id)
         return request_error(r, 404, "No post with this id.");
-    struct post_write w = {.id = id};
-    char err[256];
-    rc = writer_submit(r->app->writer, r->route, posts_delete, &w, err, sizeof(err));
-    if (rc != 0)
-        return write_outcome(r, rc, &w, err, 0);
-    buf_reset(&r->out);
-    return 204;
+    struct api_write *a = api_write_new(r, id, NULL);
+    return request_defer(r, posts_delete, &a->w, post_deleted);
 }
 
 static int list_messages(struct request *r)

@@ -31,6 +31,10 @@
 #include "http/app.h"
 #include "http/metrics.h"
 #include "api/api.h"
+#include "site/ratelimit.h"
+#include "site/site.h"
+#include "site/theme.h"
+#include "site/views.h"
 #include "http/server.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
@@ -69,6 +73,9 @@ int cmd_serve(int argc, char **argv)
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
     sqlite3 *db = NULL;
     struct server *srv = NULL;
+    struct theme theme = {0};
+    int theme_ok = 0;
+    static struct ratelimit contact_limit; /* large: not on the stack */
     struct app app;
     memset(&app, 0, sizeof(app));
     router_init(&app.router);
@@ -91,6 +98,12 @@ int cmd_serve(int argc, char **argv)
         cmd_fail(&u, "%s", err);
         goto out;
     }
+    if (theme_load(&theme, cfg.theme_dir, err, sizeof(err)) < 0) {
+        cmd_fail(&u, "theme: %s", err);
+        goto out;
+    }
+    theme_ok = 1;
+    ratelimit_init(&contact_limit, 5, 120); /* 5 messages at once, then one per 2 minutes */
     rc = 1;
     int applied = 0;
     if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
@@ -109,6 +122,7 @@ int cmd_serve(int argc, char **argv)
     wo.linger_us = cfg.writer_linger_us;
     app.writer = writer_start(db, &wo);
     db = NULL; /* the writer's now */
+    app.views = views_start(app.writer, 1000);
 
     app.cfg = &cfg;
     app.readers = &readers;
@@ -117,6 +131,9 @@ int cmd_serve(int argc, char **argv)
     health_routes(&app.router);
     metrics_routes(&app.router);
     api_routes(&app.router);
+    site_routes(&app.router); /* last: its /{slug} takes any one-segment path */
+    app.theme = &theme;
+    app.contact_limit = &contact_limit;
     rc = 2;
     if (!(srv = server_start(&app, err, sizeof(err)))) {
         cmd_fail(&u, "%s", err);
@@ -139,6 +156,8 @@ int cmd_serve(int argc, char **argv)
     srv = app.server = NULL;
     readers_close(&readers);
     readers_ok = 0;
+    views_stop(app.views);
+    app.views = NULL;
     db = writer_stop(app.writer);
     app.writer = NULL;
     rc = checkpoint_truncate(db) < 0 ? 1 : 0;
@@ -146,6 +165,7 @@ out:
     server_stop(srv);
     if (readers_ok)
         readers_close(&readers);
+    views_stop(app.views);
     if (app.writer)
         db = writer_stop(app.writer);
     if (db && db_close(db) != SQLITE_OK) {
@@ -156,6 +176,10 @@ out:
     if (rc == 0)
         log_info("stopped");
     router_release(&app.router);
+    if (theme_ok) {
+        theme_release(&theme);
+        ratelimit_release(&contact_limit);
+    }
     migrate_plan_release(&plan);
     lock_release(&lock);
     config_release(&cfg);

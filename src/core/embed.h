@@ -1,5 +1,5 @@
 /*
- * embed.h - files compiled into the binary (migrations, later the default theme).
+ * embed.h - files compiled into the binary (migrations, the default theme).
  *
  * cmake/embed.cmake generates one array per embedded directory, sorted by name and
  * terminated by an entry whose name is NULL. Data is NUL-terminated (not counted in size).
@@ -15,5 +15,7 @@ struct embedded_file {
 
 extern const struct embedded_file embedded_migrations[];
 extern const unsigned long embedded_migrations_count;
+extern const struct embedded_file embedded_theme[];
+extern const unsigned long embedded_theme_count;
 
 #endif

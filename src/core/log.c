@@ -27,6 +27,11 @@ void log_setup(enum log_level min, enum log_format fmt)
     format = fmt;
 }
 
+int log_enabled(enum log_level level)
+{
+    return level >= min_level;
+}
+
 int log_level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)

@@ -18,6 +18,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
 
 void log_setup(enum log_level min, enum log_format format);
+/* Whether events of that level are written (to skip building fields nobody reads). */
+int log_enabled(enum log_level level);
 /* Parses "debug", "info", "warn", "error"; -1 when unknown. */
 int log_level_parse(const char *name);
 

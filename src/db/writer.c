@@ -52,6 +52,8 @@ struct item {
     writer_fn *fn;
     void *arg;
     void (*free_arg)(void *);
+    writer_done_fn *done;  /* writer_submit_cb: reported after the batch, outside the lock */
+    void *done_ctx;
     struct waiter *waiter; /* NULL for async items, which are heap-allocated */
     char *err;             /* the submitter's buffer, or async_item.errbuf */
     size_t errlen;
@@ -239,6 +241,7 @@ static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t
                          int commit_failed)
 {
     int64_t now = clock_mono_us();
+    struct item *callbacks = NULL;
     pthread_mutex_lock(&w->mu);
     struct writer_stats *st = &w->st;
     st->batches++;
@@ -263,6 +266,9 @@ static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t
         if (it->waiter) {
             it->waiter->done = 1;
             pthread_cond_signal(&it->waiter->cv);
+        } else if (it->done) {
+            it->next = callbacks; /* reported below, once the lock is released */
+            callbacks = it;
         } else {
             if (it->rc != 0)
                 log_event(LOG_WARN, "async write failed",
@@ -273,6 +279,14 @@ static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t
         }
     }
     pthread_mutex_unlock(&w->mu);
+    /* never call out while holding the lock: a callback may take other locks (the HTTP
+       server's), whose holders may be waiting to submit here */
+    while (callbacks) {
+        struct item *it = callbacks;
+        callbacks = it->next;
+        it->done(it->done_ctx, it->rc, it->err);
+        free(it);
+    }
 }
 
 static void *writer_main(void *arg)
@@ -449,6 +463,23 @@ int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, voi
             free_arg(arg);
         free(a);
         return -1;
+    }
+    enqueue(w, &a->it);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
+                     writer_done_fn *done, void *ctx)
+{
+    struct async_item *a = xcalloc(1, sizeof(*a));
+    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .done = done,
+                          .done_ctx = ctx, .err = a->errbuf, .errlen = sizeof(a->errbuf)};
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        free(a);
+        return WRITER_ESTOPPED;
     }
     enqueue(w, &a->it);
     pthread_mutex_unlock(&w->mu);

@@ -95,6 +95,15 @@ int writer_submit(struct writer *w, const char *origin, writer_fn *fn, void *arg
    stopping: counted as dropped). Errors of async writes are logged and counted. */
 int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, void *arg,
                         void (*free_arg)(void *));
+/* Called from the writer thread once the batch of a writer_submit_cb() write committed or
+   failed, with rc and err as writer_submit() would return them. It must be quick and must
+   not wait on the writer (it runs on its thread). */
+typedef void writer_done_fn(void *ctx, int rc, const char *err);
+/* Queues fn(arg) without blocking the caller; done(ctx, ...) reports the outcome (the
+   HTTP server resumes a suspended request with it). 0 queued; WRITER_ESTOPPED when the
+   writer is stopping (done is then not called). */
+int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
+                     writer_done_fn *done, void *ctx);
 /* Stops taking writes, runs every queued one, joins the thread and gives the connection
    back (the caller closes it). */
 sqlite3 *writer_stop(struct writer *w);

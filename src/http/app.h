@@ -15,6 +15,9 @@
 
 struct writer;
 struct server;
+struct theme;
+struct ratelimit;
+struct views;
 
 struct app {
     const struct config *cfg;
@@ -23,6 +26,9 @@ struct app {
     struct server *server;   /* for its counters in /metrics; set once listening */
     const struct migration_plan *plan;
     struct router router;
+    struct theme *theme;     /* templates and static files (site/theme.h) */
+    struct ratelimit *contact_limit; /* per-IP limit of the contact form */
+    struct views *views;     /* page views, aggregated (site/views.h) */
     int64_t started_us;  /* clock_mono_us() at start */
     atomic_int stopping; /* set on SIGTERM: /readyz answers 503 */
 };

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "http/app.h"
 #include "http/request.h"
 
 const char *request_header(struct request *r, const char *name)
@@ -170,6 +171,25 @@ int request_error(struct request *r, int status, const char *message)
     buf_adds(&r->out, "</p>\n<p><a href=\"/\">Home</a></p></main></body></html>\n");
     r->content_type = "text/html; charset=utf-8";
     return status;
+}
+
+static void resume(void *ctx, int rc, const char *err)
+{
+    struct request *r = ctx;
+    r->deferred_rc = rc;
+    snprintf(r->deferred_err, sizeof(r->deferred_err), "%s", err ? err : "");
+    MHD_resume_connection(r->conn);
+}
+
+int request_defer(struct request *r, writer_fn *fn, void *arg,
+                  int (*then)(struct request *r, int rc, const char *err))
+{
+    r->then = then;
+    /* suspended before the write is queued, so the resume can never come first */
+    MHD_suspend_connection(r->conn);
+    if (writer_submit_cb(r->app->writer, r->route, fn, arg, resume, r) != 0)
+        resume(r, WRITER_ESTOPPED, "the writer is stopping");
+    return REQUEST_DEFERRED;
 }
 
 const char *http_reason(int status)

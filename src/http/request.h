@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "db/writer.h"
 #include "http/router.h"
 
 struct MHD_Connection;
@@ -46,8 +47,16 @@ struct request {
     char *headers[REQUEST_MAX_HEADERS][2]; /* extra headers, malloc'ed */
     int nheaders;
     int close;                 /* answer with Connection: close */
+    int dispatched;            /* the handler ran (or is waiting for its write) */
     int no_etag;               /* do not add an ETag (the handler knows better) */
     sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
+
+    /* a write deferred to the writer (request_defer) */
+    int (*then)(struct request *r, int rc, const char *err);
+    int deferred_rc;
+    char deferred_err[256];
+    void *state;               /* the handler's, freed with state_free at the end */
+    void (*state_free)(void *);
     size_t bytes_sent;         /* body bytes, for the log line */
 };
 
@@ -83,6 +92,16 @@ const char *request_client_ip(struct request *r, char *buf, size_t len);
    response is set (415 not application/json, 400 malformed: truncated, invalid UTF-8,
    duplicated keys, numbers out of range, not an object) and its status returned. */
 int request_json_body(struct request *r, json_t **out);
+
+/* Hands fn(arg) to the writer and suspends the request without holding its thread: the
+   worker serves other connections meanwhile, and many requests' writes share one
+   transaction. Once the write committed (or failed), then(r, rc, err) runs on a worker
+   thread to build the response, with rc and err as writer_submit() returns them. arg
+   must live until then (keep it in r->state). A handler returns request_defer()'s value:
+   REQUEST_DEFERRED. */
+#define REQUEST_DEFERRED 0
+int request_defer(struct request *r, writer_fn *fn, void *arg,
+                  int (*then)(struct request *r, int rc, const char *err));
 
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *http_reason(int status);

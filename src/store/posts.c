@@ -230,27 +230,3 @@ int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
     }
     return 0;
 }
-
-int posts_record_view(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    sqlite3_int64 id = *(sqlite3_int64 *)arg;
-    char day[32];
-    clock_iso8601(time(NULL), day, sizeof(day));
-    day[10] = '\0'; /* YYYY-MM-DD */
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "INSERT INTO post_views (post_id, day, count) VALUES (?1, ?2, 1) "
-            "ON CONFLICT (post_id, day) DO UPDATE SET count = count + 1");
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "view of post %lld: %s", (long long)id, sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}

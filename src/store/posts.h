@@ -53,7 +53,4 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen);
 /* Deletes post `id` (arg: struct post_write). */
 int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
 
-/* A page view of post_id today, aggregated per post and day (arg: a malloc'ed
-   sqlite3_int64, for writer_submit_async with free). */
-int posts_record_view(sqlite3 *db, void *arg, char *err, size_t errlen);
 #endif
