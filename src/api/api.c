@@ -18,6 +18,7 @@
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
+#include "http/cache.h"
 #include "http/request.h"
 #include "store/messages.h"
 #include "store/posts.h"
@@ -327,6 +328,10 @@ static int get_post(struct request *r)
     sqlite3_int64 id = positive_id(request_param(r, "id"));
     if (!id)
         return request_error(r, 404, "No post with this id.");
+    int anonymous = auth == 1;
+    if (anonymous && cache_get(r, r->path))
+        return 200;
+    uint64_t version = cache_version(r);
     json_t *post;
     sqlite3 *db = readers_acquire(r->app->readers);
     int rc = posts_get(db, id, auth == 0, &post);
@@ -336,7 +341,10 @@ static int get_post(struct request *r)
     if (rc == 1)
         return request_error(r, 404, "No post with this id.");
     request_set_header(r, "Cache-Control", auth == 0 ? "private, no-cache" : "no-cache");
-    return request_json(r, 200, post);
+    rc = request_json(r, 200, post);
+    if (anonymous)
+        cache_put(r, r->path, version, 0);
+    return rc;
 }
 
 /* A post write waiting for the writer: kept on the request until it ends. */
@@ -369,6 +377,13 @@ static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json
 static int post_written(struct request *r, int rc, const char *err)
 {
     struct api_write *a = r->state;
+    if (rc == 0) { /* committed: read the stored post back, off the writer's thread */
+        sqlite3 *db = readers_acquire(r->app->readers);
+        int got = posts_get(db, a->w.id, 1, &a->w.result);
+        readers_release(r->app->readers, db);
+        if (got != 0)
+            return request_error(r, 500, "The post was saved but cannot be read back.");
+    }
     return write_outcome(r, rc, &a->w, err, a->created);
 }
 

@@ -29,6 +29,7 @@
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
+#include "http/cache.h"
 #include "http/metrics.h"
 #include "api/api.h"
 #include "site/ratelimit.h"
@@ -176,6 +177,7 @@ out:
     if (rc == 0)
         log_info("stopped");
     router_release(&app.router);
+    cache_clear();
     if (theme_ok) {
         theme_release(&theme);
         ratelimit_release(&contact_limit);

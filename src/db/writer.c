@@ -30,6 +30,7 @@
  * soon as its submitter wakes); waiters are woken only after COMMIT returned.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +77,12 @@ struct writer {
     struct item *head, *tail;
     int stopping;
     struct writer_stats st; /* under mu */
+    atomic_uint_fast64_t data_version;
 
     /* writer thread only */
     sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
     long long wal_frames, frames_at_checkpoint;
+    sqlite3_int64 changes_seen;
     int64_t last_commit_us;
     int wal_dirty; /* something to truncate when idle */
 };
@@ -355,6 +358,10 @@ static void *writer_main(void *arg)
 
         int64_t t0 = clock_mono_us();
         int commit_failed = run_batch(w, batch);
+        if (sqlite3_total_changes64(w->db) != w->changes_seen) { /* something was written */
+            w->changes_seen = sqlite3_total_changes64(w->db);
+            atomic_fetch_add(&w->data_version, 1);
+        }
         int64_t commit_us = clock_mono_us() - t0;
         finish_batch(w, batch, n, commit_us, commit_failed);
         if (w->wal_frames - w->frames_at_checkpoint >= w->o.checkpoint_pages)
@@ -505,6 +512,11 @@ sqlite3 *writer_stop(struct writer *w)
     pthread_mutex_destroy(&w->mu);
     free(w);
     return db;
+}
+
+uint64_t writer_data_version(struct writer *w)
+{
+    return atomic_load(&w->data_version);
 }
 
 void writer_get_stats(struct writer *w, struct writer_stats *st)

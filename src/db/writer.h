@@ -107,6 +107,9 @@ int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *
 /* Stops taking writes, runs every queued one, joins the thread and gives the connection
    back (the caller closes it). */
 sqlite3 *writer_stop(struct writer *w);
+/* A number that moves whenever a transaction that wrote something commits: a response
+   built from data read at version v is current while the version is still v. */
+uint64_t writer_data_version(struct writer *w);
 /* A consistent copy of the counters. */
 void writer_get_stats(struct writer *w, struct writer_stats *st);
 #endif

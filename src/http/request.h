@@ -50,6 +50,7 @@ struct request {
     int dispatched;            /* the handler ran (or is waiting for its write) */
     int no_etag;               /* do not add an ETag (the handler knows better) */
     sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
+    sqlite3_int64 cached_id;   /* set by cache_get() on a hit (http/cache.h) */
 
     /* a write deferred to the writer (request_defer) */
     int (*then)(struct request *r, int rc, const char *err);

@@ -17,6 +17,7 @@
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
+#include "http/cache.h"
 #include "http/form.h"
 #include "http/request.h"
 #include "site/markdown.h"
@@ -197,6 +198,13 @@ static int home(struct request *r)
 static int show(struct request *r, const char *kind, const char *template)
 {
     const char *slug = request_param(r, "slug");
+    int hit = cache_get(r, r->path);
+    if (hit) {
+        if (strcmp(kind, "post") == 0) /* the view still counts */
+            views_record(r->app->views, r->cached_id);
+        return hit;
+    }
+    uint64_t version = cache_version(r);
     sqlite3 *db = readers_acquire(r->app->readers);
     json_t *post;
     int rc = posts_get_by_slug(db, slug, kind, 0, &post);
@@ -212,10 +220,14 @@ static int show(struct request *r, const char *kind, const char *template)
     json_object_set_new(m, "canonical",
                         json_sprintf("%s%s", r->app->cfg->base_url,
                                      json_string_value(json_object_get(post, "url"))));
+    sqlite3_int64 id = json_integer_value(json_object_get(post, "id"));
     if (strcmp(kind, "post") == 0) /* counted in memory, written within a second */
-        views_record(r->app->views, json_integer_value(json_object_get(post, "id")));
+        views_record(r->app->views, id);
     json_decref(post);
-    return render(r, 200, template, m, NULL);
+    int status = render(r, 200, template, m, NULL);
+    if (status == 200)
+        cache_put(r, r->path, version, id);
+    return status;
 }
 
 static int show_post(struct request *r)

@@ -157,7 +157,7 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
             db, "INSERT INTO posts (slug, title, body_md, kind, status, published_at, "
                 "created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, 'post'), "
                 "coalesce(?5, 'draft'), CASE WHEN coalesce(?5, 'draft') = 'published' "
-                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7) RETURNING " COLUMNS);
+                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7) RETURNING id");
     } else {
         /* absent fields keep their value; publishing without a date stamps it now */
         st = db_prepare_cached(
@@ -167,7 +167,7 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
                 "published_at = CASE WHEN ?9 THEN ?6 "
                 "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
                 "  ELSE published_at END, "
-                "updated_at = ?7 WHERE id = ?8 RETURNING " COLUMNS);
+                "updated_at = ?7 WHERE id = ?8 RETURNING id");
     }
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
@@ -184,22 +184,22 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int64(st, 8, w->id);
         sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
     }
-    int rc = sqlite3_step(st);
+    /* only the id comes back: the writer's time is the scarce one, so the stored row is
+       read (and turned into JSON) by the caller, on a reader, after the commit */
+    int rc = sqlite3_step(st), found = 0;
     if (rc == SQLITE_ROW) {
-        w->result = row(st);
+        found = 1;
         w->id = sqlite3_column_int64(st, 0);
         rc = sqlite3_step(st); /* finish the statement: RETURNING applies on completion */
     }
     int ext = sqlite3_extended_errcode(db);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE && !w->result) {
+    if (rc == SQLITE_DONE && !found) {
         w->not_found = 1;
         snprintf(err, errlen, "no post %lld", (long long)w->id);
         return -1;
     }
     if (rc != SQLITE_DONE) {
-        json_decref(w->result);
-        w->result = NULL;
         if (ext == SQLITE_CONSTRAINT_UNIQUE)
             w->slug_conflict = 1;
         snprintf(err, errlen, "%s", sqlite3_errmsg(db));

@@ -41,11 +41,12 @@ int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_
 
 /* A create or update, to run through writer_submit with posts_write as the function.
    `fields` holds the validated input (keys as in the model; absent keys are left as they
-   are on update). On success id is set and `result` holds the stored post. */
+   are on update). On success id is set; the caller reads the stored post back
+   (posts_get on a reader) once the write committed. */
 struct post_write {
     sqlite3_int64 id;       /* 0 for a create */
     json_t *fields;         /* borrowed */
-    json_t *result;         /* owned by the caller afterwards */
+    json_t *result;         /* the stored post, read back by the caller after commit */
     int not_found;          /* update/delete: no such id */
     int slug_conflict;      /* the slug belongs to another post */
 };

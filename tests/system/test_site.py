@@ -79,6 +79,20 @@ class SiteTest(harness.TestCase):
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
         self.assertIn('href="https://example.org/a?b=1&amp;c=2"', html)
 
+    def test_a_change_shows_at_once_despite_the_page_cache(self):
+        post = self.post(title="Before", slug="cached", status="published")
+        for _ in range(3):
+            self.assertIn("Before", self.get("/posts/cached")[2])
+        status, _, _ = self.s.request(
+            "PATCH", "/api/v1/posts/%d" % post["id"], body=b'{"title": "After"}',
+            headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+        self.assertEqual(status, 200)
+        html = self.get("/posts/cached")[2]
+        self.assertIn("After", html)
+        self.assertNotIn("Before", html)
+        api = json.loads(self.s.request("GET", "/api/v1/posts/%d" % post["id"])[2])
+        self.assertEqual(api["title"], "After")
+
     def test_unicode_slug_page(self):
         self.post(title="Crème brûlée", status="published", body_md="Délicieux")
         status, _, html = self.get("/posts/" + urllib.parse.quote("crème-brûlée"))

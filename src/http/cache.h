@@ -1,0 +1,28 @@
+/*
+ * cache.h - a small in-memory cache of whole public responses (a post page, the API's
+ * view of a published post, the feed), so a popular page is answered from memory.
+ *
+ * Validity: every entry records the writer's data version (db/writer.h: it moves on each
+ * committed transaction) read BEFORE the response was built; an entry is used only while
+ * that version is still current and for at most one second (which also bounds how long
+ * a change made by another process, such as the sqlite3 shell, can go unseen). Only
+ * anonymous responses are cached; handlers decide what is cacheable and with which key.
+ * Threads: any (striped locks).
+ */
+#ifndef ONEFILE_HTTP_CACHE_H
+#define ONEFILE_HTTP_CACHE_H
+#include <stdint.h>
+
+struct request;
+
+/* The data version to pass to cache_put() for a response about to be built. */
+uint64_t cache_version(struct request *r);
+/* Fills r's response (body, content type, ETag, Cache-Control, and r->cached_id) from the
+   cache when a current entry exists for key: returns 200, else 0. */
+int cache_get(struct request *r, const char *key);
+/* Stores r's 200 response under key, built from data at `version`; id is handed back in
+   r->cached_id on a hit (the post whose page it is, to count its view), or 0. */
+void cache_put(struct request *r, const char *key, uint64_t version, int64_t id);
+/* Frees every entry (at exit). */
+void cache_clear(void);
+#endif
