@@ -142,10 +142,15 @@ static const char *slug_problem(const char *slug)
 
 static int iso8601_ok(const char *s)
 {
-    struct tm tm;
+    struct tm tm, back;
     memset(&tm, 0, sizeof(tm));
     const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return end && *end == '\0' && strlen(s) == 20;
+    if (!end || *end != '\0' || strlen(s) != 20)
+        return 0;
+    /* a real date: 2026-02-31 would normalise to March and not come back the same */
+    time_t t = timegm(&tm);
+    return gmtime_r(&t, &back) && back.tm_mday == tm.tm_mday && back.tm_mon == tm.tm_mon &&
+           back.tm_hour == tm.tm_hour && back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
 }
 
 static int invalid(struct request *r, const char *field, const char *message)
@@ -199,8 +204,11 @@ int post_fields_validate(struct request *r, json_t *fields, int partial)
                        "published_at must look like 2026-11-24T03:00:00Z (UTC).");
     json_t *slug = json_object_get(fields, "slug");
     if (!slug && !partial) {
-        char made[128];
+        char made[101]; /* at most 100 bytes, cut on a character boundary */
         slugify(json_string_value(title), made, sizeof(made));
+        size_t n = strlen(made);
+        while (n && made[n - 1] == '-')
+            made[--n] = '\0';
         if (!made[0])
             return invalid(r, "slug", "No slug can be made from this title: give one.");
         json_object_set_new(fields, "slug", json_string(made));
@@ -393,6 +401,7 @@ static int post_deleted(struct request *r, int rc, const char *err)
     if (rc != 0)
         return write_outcome(r, rc, &a->w, err, 0);
     buf_reset(&r->out);
+    r->content_type = NULL;
     return 204;
 }
 

@@ -10,7 +10,7 @@
  * free request data.
  *
  * Errors have one shape per audience: request_error() answers JSON
- * {"error":{"status":404,"message":"..."}} under /api/ (and for clients that ask for
+ * {"error":{"code":"not_found","message":"..."}} under /api/ (and for clients that ask for
  * JSON), a small HTML page elsewhere.
  *
  * Threads: a request belongs to the libmicrohttpd worker thread that handles it.

@@ -243,8 +243,9 @@ static enum MHD_Result queue(struct request *r)
         return MHD_NO;
     }
     r->bytes_sent = len;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type ? r->content_type : "text/html; charset=utf-8");
+    if (r->status != 204 && r->status != 304)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : "text/html; charset=utf-8");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "Referrer-Policy", "strict-origin-when-cross-origin");

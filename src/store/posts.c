@@ -164,7 +164,8 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
             db, "UPDATE posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
                 "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
                 "status = coalesce(?5, status), "
-                "published_at = CASE WHEN ?9 THEN ?6 "
+                "published_at = CASE WHEN ?9 THEN (CASE WHEN ?6 IS NULL AND "
+                "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "
                 "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
                 "  ELSE published_at END, "
                 "updated_at = ?7 WHERE id = ?8 RETURNING id");

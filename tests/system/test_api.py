@@ -150,6 +150,22 @@ class ApiTest(harness.TestCase):
         status, _, page = self.call("GET", "/api/v1/posts")
         self.assertEqual(page["items"], [])
 
+    def test_edge_cases_found_in_review(self):
+        long_title = "A fairly long title that keeps going and going " * 3
+        post = self.create(title=long_title)
+        self.assertLessEqual(len(post["slug"].encode()), 100)
+        self.assertFalse(post["slug"].endswith("-"))
+        status, _, out = self.call("POST", "/api/v1/posts",
+                                   {"title": "Feb", "published_at": "2026-02-31T00:00:00Z"})
+        self.assertEqual((status, out["error"]["field"]), (422, "published_at"))
+        pub = self.create(title="Dated", status="published")
+        status, _, upd = self.call("PATCH", "/api/v1/posts/%d" % pub["id"], {"published_at": None})
+        self.assertEqual(status, 200)
+        self.assertIsNotNone(upd["published_at"])  # a published post always has a date
+        status, headers, _ = self.call("DELETE", "/api/v1/posts/%d" % pub["id"])
+        self.assertEqual(status, 204)
+        self.assertNotIn("content-type", headers)
+
     def test_unicode_slugs(self):
         post = self.create(title="Café crème à Zürich", status="published")
         self.assertEqual(post["slug"], "café-crème-à-zürich")
