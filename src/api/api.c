@@ -148,9 +148,11 @@ static int iso8601_ok(const char *s)
     if (!end || *end != '\0' || strlen(s) != 20)
         return 0;
     /* a real date: 2026-02-31 would normalise to March and not come back the same */
+    struct tm asked = tm; /* timegm() normalises its argument in place */
     time_t t = timegm(&tm);
-    return gmtime_r(&t, &back) && back.tm_mday == tm.tm_mday && back.tm_mon == tm.tm_mon &&
-           back.tm_hour == tm.tm_hour && back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
+    return gmtime_r(&t, &back) && back.tm_mday == asked.tm_mday &&
+           back.tm_mon == asked.tm_mon && back.tm_hour == asked.tm_hour &&
+           back.tm_min == asked.tm_min && back.tm_sec == asked.tm_sec;
 }
 
 static int invalid(struct request *r, const char *field, const char *message)
