@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "apply pending migrations, or show their status"},
     {"check", cmd_check, "verify a SQLite file: pragmas, integrity, WAL, migrations"},
     {"profile", cmd_profile, "measure whether a workload fits one SQLite file"},
+    {"user", cmd_user, "add an admin account, change its password, or list them"},
     {"token", cmd_token, "create, list or revoke API bearer tokens"},
     {"config", cmd_config, "print the effective configuration, secrets masked"},
     {"version", cmd_version, "print the versions of onefile, SQLite and libmicrohttpd"},

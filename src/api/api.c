@@ -160,8 +160,17 @@ static int invalid(struct request *r, const char *field, const char *message)
     return request_error_field(r, 422, "invalid", message, field);
 }
 
-int post_fields_validate(struct request *r, json_t *fields, int partial)
+/* Names the field a problem is about, and returns the problem. */
+static const char *at(const char **field, const char *name, const char *message)
 {
+    *field = name;
+    return message;
+}
+
+const char *post_fields_check(json_t *fields, int partial, const char **field, char *buf,
+                              size_t buflen)
+{
+    *field = NULL;
     static const char *const known[] = {"title", "slug", "body_md", "kind", "status",
                                         "published_at", NULL};
     const char *key;
@@ -171,39 +180,39 @@ int post_fields_validate(struct request *r, json_t *fields, int partial)
         for (int i = 0; known[i]; i++)
             ok |= strcmp(key, known[i]) == 0;
         if (!ok) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "Unknown field '%.100s'.", key);
-            return invalid(r, key, msg);
+            snprintf(buf, buflen, "Unknown field '%.100s'.", key);
+            *field = key;
+            return buf;
         }
         if (!json_is_string(v) && !(strcmp(key, "published_at") == 0 && json_is_null(v)))
-            return invalid(r, key, strcmp(key, "published_at") == 0
+            return at(field, key, strcmp(key, "published_at") == 0
                                        ? "Must be a string (ISO 8601 UTC) or null."
                                        : "Must be a string.");
     }
     json_t *title = json_object_get(fields, "title");
     if (!partial && !title)
-        return invalid(r, "title", "The title is required.");
+        return at(field, "title", "The title is required.");
     if (title) {
         const char *t = json_string_value(title);
         size_t n = strlen(t);
         if (n == 0 || n > 300 || has_control(t, 0))
-            return invalid(r, "title", "The title must be 1 to 300 bytes, on one line.");
+            return at(field, "title", "The title must be 1 to 300 bytes, on one line.");
     }
     json_t *body = json_object_get(fields, "body_md");
     if (body && has_control(json_string_value(body), 1))
-        return invalid(r, "body_md", "The body cannot contain control characters.");
+        return at(field, "body_md", "The body cannot contain control characters.");
     json_t *kind = json_object_get(fields, "kind");
     if (kind && strcmp(json_string_value(kind), "post") != 0 &&
         strcmp(json_string_value(kind), "page") != 0)
-        return invalid(r, "kind", "The kind is 'post' or 'page'.");
+        return at(field, "kind", "The kind is 'post' or 'page'.");
     json_t *status = json_object_get(fields, "status");
     if (status && strcmp(json_string_value(status), "draft") != 0 &&
         strcmp(json_string_value(status), "published") != 0)
-        return invalid(r, "status", "The status is 'draft' or 'published'.");
+        return at(field, "status", "The status is 'draft' or 'published'.");
     json_t *pub = json_object_get(fields, "published_at");
     if (pub && json_is_string(pub) && !iso8601_ok(json_string_value(pub)))
-        return invalid(r, "published_at",
-                       "published_at must look like 2026-11-24T03:00:00Z (UTC).");
+        return at(field, "published_at",
+                  "published_at must look like 2026-11-24T03:00:00Z (UTC).");
     json_t *slug = json_object_get(fields, "slug");
     if (!slug && !partial) {
         char made[101]; /* at most 100 bytes, cut on a character boundary */
@@ -212,16 +221,24 @@ int post_fields_validate(struct request *r, json_t *fields, int partial)
         while (n && made[n - 1] == '-')
             made[--n] = '\0';
         if (!made[0])
-            return invalid(r, "slug", "No slug can be made from this title: give one.");
+            return at(field, "slug", "No slug can be made from this title: give one.");
         json_object_set_new(fields, "slug", json_string(made));
         slug = json_object_get(fields, "slug");
     }
     if (slug) {
         const char *problem = slug_problem(json_string_value(slug));
         if (problem)
-            return invalid(r, "slug", problem);
+            return at(field, "slug", problem);
     }
-    return 0;
+    return NULL;
+}
+
+int post_fields_validate(struct request *r, json_t *fields, int partial)
+{
+    char buf[200];
+    const char *field;
+    const char *problem = post_fields_check(fields, partial, &field, buf, sizeof(buf));
+    return problem ? invalid(r, field, problem) : 0;
 }
 
 /* ---- helpers ---- */

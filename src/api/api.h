@@ -19,6 +19,11 @@ void api_routes(struct router *rt);
    error response is set on r (422 with the field) and its status returned. Shared with
    the admin panel. */
 int post_fields_validate(struct request *r, json_t *fields, int partial);
+/* The same check without a response: the problem's message (field set to the offending
+   field's name), or NULL when the fields are valid. buf holds messages made on the fly.
+   For the admin panel, which shows the message next to the field. */
+const char *post_fields_check(json_t *fields, int partial, const char **field, char *buf,
+                              size_t buflen);
 /* Writes a URL slug made from text into out: lower-case ASCII letters and digits, other
    UTF-8 letters kept, every other run of characters one '-'. */
 void slugify(const char *text, char *out, size_t outlen);

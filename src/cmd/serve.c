@@ -31,6 +31,8 @@
 #include "http/app.h"
 #include "http/cache.h"
 #include "http/metrics.h"
+#include "admin/admin.h"
+#include "admin/samples.h"
 #include "api/api.h"
 #include "site/ratelimit.h"
 #include "site/site.h"
@@ -76,7 +78,7 @@ int cmd_serve(int argc, char **argv)
     struct server *srv = NULL;
     struct theme theme = {0};
     int theme_ok = 0;
-    static struct ratelimit contact_limit; /* large: not on the stack */
+    static struct ratelimit contact_limit, login_ip, login_user; /* large: not on the stack */
     struct app app;
     memset(&app, 0, sizeof(app));
     router_init(&app.router);
@@ -105,6 +107,9 @@ int cmd_serve(int argc, char **argv)
     }
     theme_ok = 1;
     ratelimit_init(&contact_limit, 5, 120); /* 5 messages at once, then one per 2 minutes */
+    /* admin logins: 10 attempts, refilled over ONEFILE_LOGIN_WINDOW_S */
+    ratelimit_init(&login_ip, 10, (double)cfg.login_window_s / 10);
+    ratelimit_init(&login_user, 10, (double)cfg.login_window_s / 10);
     rc = 1;
     int applied = 0;
     if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
@@ -132,15 +137,24 @@ int cmd_serve(int argc, char **argv)
     health_routes(&app.router);
     metrics_routes(&app.router);
     api_routes(&app.router);
+    admin_routes(&app.router);
     site_routes(&app.router); /* last: its /{slug} takes any one-segment path */
     app.theme = &theme;
     app.contact_limit = &contact_limit;
+    app.login_ip_limit = &login_ip;
+    app.login_user_limit = &login_user;
+    if (admin_bootstrap(&app) < 0) {
+        rc = 2;
+        fprintf(stderr, "onefile serve: cannot create the first admin (see above)\n");
+        goto out;
+    }
     rc = 2;
     if (!(srv = server_start(&app, err, sizeof(err)))) {
         cmd_fail(&u, "%s", err);
         goto out;
     }
     app.server = srv;
+    app.samples = samples_start(&app);
     log_event(LOG_INFO, "listening",
               json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db,
                         "migrations_applied", applied, "version", ONEFILE_VERSION));
@@ -155,6 +169,8 @@ int cmd_serve(int argc, char **argv)
                  cfg.shutdown_timeout_s);
     server_stop(srv);
     srv = app.server = NULL;
+    samples_stop(app.samples);
+    app.samples = NULL;
     readers_close(&readers);
     readers_ok = 0;
     views_stop(app.views);
@@ -164,6 +180,7 @@ int cmd_serve(int argc, char **argv)
     rc = checkpoint_truncate(db) < 0 ? 1 : 0;
 out:
     server_stop(srv);
+    samples_stop(app.samples);
     if (readers_ok)
         readers_close(&readers);
     views_stop(app.views);
@@ -181,6 +198,8 @@ out:
     if (theme_ok) {
         theme_release(&theme);
         ratelimit_release(&contact_limit);
+        ratelimit_release(&login_ip);
+        ratelimit_release(&login_user);
     }
     migrate_plan_release(&plan);
     lock_release(&lock);

@@ -41,6 +41,7 @@ struct config {
     long shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
     long writer_max_batch;    /* writes per transaction at most */
     long writer_linger_us;    /* how long a short batch waits for more (0: never) */
+    long login_window_s;      /* admin logins: 10 attempts per IP / account per window */
     char *log_level;
 };
 

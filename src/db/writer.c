@@ -142,6 +142,7 @@ static void checkpoint(struct writer *w, int mode)
             w->st.checkpoints_passive++;
         }
         w->st.checkpoint_pages += (uint64_t)(done > 0 ? done : 0);
+        w->st.last_checkpoint_ms = clock_wall_ms();
         w->frames_at_checkpoint = w->wal_frames;
     } else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
         w->st.checkpoint_busy++;

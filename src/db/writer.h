@@ -70,6 +70,7 @@ struct writer_stats {
     size_t queue_depth, max_queue_depth;
     uint64_t checkpoints_passive, checkpoints_truncate, checkpoint_pages, checkpoint_busy;
     long long wal_frames;     /* frames in the WAL after the last commit or checkpoint */
+    int64_t last_checkpoint_ms; /* wall clock of the last completed checkpoint, or 0 */
     struct hist batch_size;   /* writes per transaction */
     struct hist latency;      /* seconds from submit to commit (acknowledged writes) */
     struct hist commit_time;  /* seconds per COMMIT */

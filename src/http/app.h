@@ -18,6 +18,7 @@ struct server;
 struct theme;
 struct ratelimit;
 struct views;
+struct samples;
 
 struct app {
     const struct config *cfg;
@@ -29,6 +30,8 @@ struct app {
     struct theme *theme;     /* templates and static files (site/theme.h) */
     struct ratelimit *contact_limit; /* per-IP limit of the contact form */
     struct views *views;     /* page views, aggregated (site/views.h) */
+    struct ratelimit *login_ip_limit, *login_user_limit; /* admin login throttling */
+    struct samples *samples; /* the dashboard's time series (admin/samples.h) */
     int64_t started_us;  /* clock_mono_us() at start */
     atomic_int stopping; /* set on SIGTERM: /readyz answers 503 */
 };

@@ -30,6 +30,62 @@ int messages_create(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
+static json_t *message_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    static const char *const names[] = {"name", "email", "body", "ip", "created_at", "read_at"};
+    for (int i = 0; i < 6; i++) {
+        const unsigned char *t = sqlite3_column_text(st, i + 1);
+        json_object_set_new(o, names[i], t ? json_string((const char *)t) : json_null());
+    }
+    return o;
+}
+
+int messages_get(sqlite3 *db, sqlite3_int64 id, json_t **out)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "SELECT id, name, email, body, ip, created_at, read_at FROM messages WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = message_row(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? 1 : log_err("messages: %s", sqlite3_errmsg(db));
+}
+
+static int by_id(sqlite3 *db, const char *sql, void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = db_prepare_cached(db, sql);
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, *(sqlite3_int64 *)arg);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+int messages_mark_read(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return by_id(db, "UPDATE messages SET read_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                     "WHERE id = ?1 AND read_at IS NULL", arg, err, errlen);
+}
+
+int messages_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return by_id(db, "DELETE FROM messages WHERE id = ?1", arg, err, errlen);
+}
+
 int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
                   sqlite3_int64 *next)
 {
@@ -50,15 +106,7 @@ int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
             break;
         }
         last = sqlite3_column_int64(st, 0);
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(last));
-        static const char *const names[] = {"name", "email", "body", "ip", "created_at",
-                                            "read_at"};
-        for (int i = 0; i < 6; i++) {
-            const unsigned char *t = sqlite3_column_text(st, i + 1);
-            json_object_set_new(o, names[i], t ? json_string((const char *)t) : json_null());
-        }
-        json_array_append_new(*items, o);
+        json_array_append_new(*items, message_row(st));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

@@ -18,4 +18,9 @@ int messages_create(sqlite3 *db, void *arg, char *err, size_t errlen);
    of the next page or 0. 0 or -1 logged. */
 int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
                   sqlite3_int64 *next);
+/* One message: 0 found (*out), 1 not found, -1. */
+int messages_get(sqlite3 *db, sqlite3_int64 id, json_t **out);
+/* Writer functions on message *(sqlite3_int64 *)arg: mark read (once), delete. */
+int messages_mark_read(sqlite3 *db, void *arg, char *err, size_t errlen);
+int messages_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
 #endif

@@ -1,0 +1,158 @@
+/*
+ * user.c - `onefile user add|passwd|list EMAIL`: admin accounts.
+ *
+ * The password is read from the terminal without echo (asked twice), or from the first
+ * line of standard input when it is not a terminal (`echo "$PW" | onefile user add a@b`).
+ * It never appears in argv, where `ps` would show it. Like `token`, the command writes
+ * with a short transaction of its own, so it works while `serve` runs; `passwd` ends
+ * every session of that user.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "admin/password.h"
+#include "cmd/cmd.h"
+#include "core/log.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "store/users.h"
+
+/* Reads one line (without its newline) into buf: 0, or -1 at end of input. */
+static int read_line(const char *prompt, char *buf, size_t len)
+{
+    int tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *got = fgets(buf, (int)len, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!got)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int read_password(char *pw, size_t len)
+{
+    char again[PASSWORD_MAX_LEN + 2];
+    if (read_line("password: ", pw, len) < 0)
+        return -1;
+    if (isatty(STDIN_FILENO)) {
+        if (read_line("again: ", again, sizeof(again)) < 0 || strcmp(pw, again) != 0) {
+            sodium_memzero(again, sizeof(again));
+            fprintf(stderr, "onefile user: the two passwords differ\n");
+            return -1;
+        }
+        sodium_memzero(again, sizeof(again));
+    }
+    return 0;
+}
+
+static int email_ok(const char *e)
+{
+    const char *at = strchr(e, '@');
+    size_t n = strlen(e);
+    if (!at || at == e || !at[1] || n > 254 || strchr(at + 1, '@'))
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)e; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+int cmd_user(int argc, char **argv)
+{
+    static const struct cmd_usage u = {
+        "user", "add EMAIL | passwd EMAIL | list [--db PATH]",
+        "Manage admin accounts. The password is asked on the terminal (not echoed), or read\n"
+        "from the first line of standard input when it is piped. `passwd` ends every session\n"
+        "of that user.",
+        1};
+    const struct opt opts[] = {{NULL, 0, NULL, NULL}};
+    struct config cfg;
+    char *pos[2];
+    int npos, rc;
+    char pw[PASSWORD_MAX_LEN + 2];
+    if ((rc = cmd_parse(&u, argc, argv, opts, &cfg, pos, 2, &npos)) >= 0)
+        return rc;
+    struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
+    sqlite3 *db = NULL;
+    const char *action = npos ? pos[0] : "";
+    int list = strcmp(action, "list") == 0;
+    rc = 2;
+    if (!list && strcmp(action, "add") != 0 && strcmp(action, "passwd") != 0) {
+        cmd_fail(&u, "%s", npos ? "unknown action (use add, passwd or list)"
+                                : "missing action (add EMAIL, passwd EMAIL or list)");
+        goto out;
+    }
+    if (list != (npos == 1)) {
+        cmd_fail(&u, list ? "list takes no EMAIL" : "%s needs an EMAIL", action);
+        goto out;
+    }
+    if (!list && !email_ok(pos[1])) {
+        cmd_fail(&u, "'%s' is not an email address", pos[1]);
+        goto out;
+    }
+    rc = 1;
+    if (db_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
+        goto out;
+    if (migrate_has_table(db) <= 0) {
+        fprintf(stderr, "onefile user: %s has no onefile schema yet: run `onefile migrate` "
+                        "or start `onefile serve` first\n", cfg.db);
+        goto out;
+    }
+    if (list) {
+        json_t *users;
+        size_t i;
+        json_t *user;
+        if (users_list(db, &users) < 0)
+            goto out;
+        json_array_foreach(users, i, user) {
+            printf("%s  created %s\n", json_string_value(json_object_get(user, "email")),
+                   json_string_value(json_object_get(user, "created_at")));
+        }
+        json_decref(users);
+        rc = 0;
+        goto out;
+    }
+    if (read_password(pw, sizeof(pw)) < 0) {
+        fprintf(stderr, "onefile user: no password given\n");
+        goto out;
+    }
+    const char *problem = password_problem(pw);
+    if (problem) {
+        fprintf(stderr, "onefile user: %s\n", problem);
+        goto out;
+    }
+    char hash[PASSWORD_HASH_LEN];
+    if (password_hash(pw, hash) < 0) {
+        fprintf(stderr, "onefile user: cannot hash the password (out of memory)\n");
+        goto out;
+    }
+    int r = users_add_direct(db, pos[1], hash, strcmp(action, "passwd") == 0);
+    if (r == 1)
+        fprintf(stderr, "onefile user: %s\n", strcmp(action, "add") == 0
+                                                  ? "a user with this email exists"
+                                                  : "no user with this email");
+    if (r != 0)
+        goto out;
+    fprintf(stderr, "%s %s\n", strcmp(action, "add") == 0 ? "added" : "password changed for",
+            pos[1]);
+    rc = 0;
+out:
+    sodium_memzero(pw, sizeof(pw));
+    if (db)
+        db_close(db);
+    config_release(&cfg);
+    return rc;
+}
