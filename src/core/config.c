@@ -84,6 +84,7 @@ static const struct setting settings[] = {
      NULL},
     {"ONEFILE_LOGIN_WINDOW_S", NULL, SET_INT, F(login_window_s), "300", 1, 86400, NULL, 0,
      NULL},
+    {"ONEFILE_MARKDOWN_HTML", NULL, SET_INT, F(markdown_html), "0", 0, 1, NULL, 0, NULL},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };

@@ -42,6 +42,7 @@ struct config {
     long writer_max_batch;    /* writes per transaction at most */
     long writer_linger_us;    /* how long a short batch waits for more (0: never) */
     long login_window_s;      /* admin logins: 10 attempts per IP / account per window */
+    long markdown_html;       /* 1: raw HTML in posts passes through (URLs still filtered) */
     char *log_level;
 };
 

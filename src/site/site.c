@@ -73,7 +73,7 @@ static struct {
 } html_cache[HTML_CACHE];
 static pthread_mutex_t html_cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static json_t *html_of(json_t *post, const char *md)
+static json_t *html_of(json_t *post, const char *md, int allow_html)
 {
     sqlite3_int64 id = json_integer_value(json_object_get(post, "id"));
     const char *updated = json_string_value(json_object_get(post, "updated_at"));
@@ -87,7 +87,7 @@ static json_t *html_of(json_t *post, const char *md)
     if (out)
         return out;
     struct buf b = BUF_INIT;
-    markdown_render(md, strlen(md), 0, &b);
+    markdown_render(md, strlen(md), allow_html, &b);
     out = json_string(buf_str(&b));
     if (updated && strlen(updated) < sizeof(html_cache[0].updated)) {
         pthread_mutex_lock(&html_cache_mu);
@@ -105,7 +105,7 @@ static json_t *html_of(json_t *post, const char *md)
 #define WITH_BODY 2
 
 /* Adds url, published_date, and the excerpt and/or body_html asked for to a post model. */
-static void decorate(json_t *post, int full)
+static void decorate(struct request *r, json_t *post, int full)
 {
     const char *slug = json_string_value(json_object_get(post, "slug"));
     const char *kind = json_string_value(json_object_get(post, "kind"));
@@ -127,7 +127,8 @@ static void decorate(json_t *post, int full)
         json_object_set_new(post, "excerpt", json_string(buf_str(&b)));
     }
     if (full & WITH_BODY)
-        json_object_set_new(post, "body_html", html_of(post, md));
+        json_object_set_new(post, "body_html",
+                            html_of(post, md, (int)r->app->cfg->markdown_html));
     buf_release(&b);
 }
 
@@ -182,7 +183,7 @@ static int home(struct request *r)
     size_t i;
     json_t *post;
     json_array_foreach(posts, i, post) {
-        decorate(post, WITH_EXCERPT);
+        decorate(r, post, WITH_EXCERPT);
     }
     json_t *m = json_pack("{s:o,s:o,s:i}", "site", site_model(r, db), "posts", posts, "page",
                           (int)page);
@@ -213,7 +214,7 @@ static int show(struct request *r, const char *kind, const char *template)
         readers_release(r->app->readers, db);
         return rc;
     }
-    decorate(post, WITH_BODY);
+    decorate(r, post, WITH_BODY);
     json_t *m = json_pack("{s:o,s:O,s:O}", "site", site_model(r, db), "page_title",
                           json_object_get(post, "title"), "post", post);
     readers_release(r->app->readers, db);
@@ -253,7 +254,7 @@ static int feed(struct request *r)
     size_t i;
     json_t *post;
     json_array_foreach(posts, i, post) {
-        decorate(post, WITH_EXCERPT | WITH_BODY);
+        decorate(r, post, WITH_EXCERPT | WITH_BODY);
         const char *u = json_string_value(json_object_get(post, "updated_at"));
         if (u && strcmp(u, updated) > 0)
             updated = u;
@@ -280,7 +281,7 @@ static int sitemap(struct request *r)
         size_t i;
         json_t *post;
         json_array_foreach(items, i, post) {
-            decorate(post, 0);
+            decorate(r, post, 0);
             json_array_append(entries, post);
         }
         json_decref(items);

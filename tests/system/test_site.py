@@ -93,6 +93,27 @@ class SiteTest(harness.TestCase):
         api = json.loads(self.s.request("GET", "/api/v1/posts/%d" % post["id"])[2])
         self.assertEqual(api["title"], "After")
 
+    def test_theme_override_and_template_errors(self):
+        import os
+        theme = os.path.join(self.dir, "theme", "templates")
+        os.makedirs(theme)
+        with open(os.path.join(theme, "footer.html"), "w") as f:
+            f.write("</main><footer>My own footer</footer></body></html>\n")
+        other = self.serve(env=harness.clean_env(ONEFILE_THEME_DIR=os.path.dirname(theme)),
+                           db=os.path.join(self.dir, "other", "site.db"))
+        status, _, body = other.request("GET", "/")
+        self.assertIn(b"My own footer", body)
+        self.stop_clean(other)
+        with open(os.path.join(theme, "post.html"), "w") as f:
+            f.write("line one\n{{#post}}\n{{title}}\n")
+        bad = harness.Server(os.path.join(self.dir, "other", "site.db"), wait=False,
+                             env=harness.clean_env(ONEFILE_THEME_DIR=os.path.dirname(theme)))
+        self.servers.append(bad)
+        self.assertEqual(bad.proc.wait(timeout=30), 2)
+        err = bad.stderr()
+        self.assertIn("post.html line 2", err)
+        self.assertIn("unclosed section", err)
+
     def test_unicode_slug_page(self):
         self.post(title="Crème brûlée", status="published", body_md="Délicieux")
         status, _, html = self.get("/posts/" + urllib.parse.quote("crème-brûlée"))
