@@ -14,15 +14,19 @@
  *                       href/src: decode --> markdown_url_allowed() --> escaped URL or "#"
  *
  * Invariants of the output:
- *   - every byte of source text goes through html_escape() unless it is raw HTML and the
+ *   - every byte of source text goes through put_escaped() unless it is raw HTML and the
  *     caller set allow_html (MD_FLAG_NOHTML otherwise, so md4c hands raw HTML over as
  *     plain text); character references are copied only when well-formed (&name; &#N;
  *     &#xN;), which a browser turns into one character and never into markup;
  *   - an attribute value is written between double quotes with &, <, > and " escaped; a URL
  *     is further percent-encoded outside a small safe set, so it has no quote or space;
- *   - the URL a browser will follow is exactly the decoded URL that was checked: character
- *     references md4c reports are decoded before the check (unknown ones stay literal, and
- *     their '&' is written as &amp;), so nothing is decoded a second time by the browser.
+ *   - the URL a browser follows is the decoded URL that was checked (percent-encoding of
+ *     unsafe bytes aside, which cannot create a scheme): character references md4c
+ *     reports are decoded before the check (unknown ones stay literal, and their '&' is
+ *     written as &amp;), so nothing is decoded a second time by the browser.
+ *
+ * md4c 0.4.8 reads past the end of its input in some constructs, so it always parses a
+ * NUL-padded copy (MD4C_PADDING), never the caller's bytes.
  *
  * Excerpts use the same parser with a second set of callbacks that collect visible text
  * only (no code blocks, raw HTML or images), collapse whitespace and stop md4c as soon as
@@ -35,10 +39,12 @@
 #include <md4c.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/mem.h"
 
 #define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
 #define ELLIPSIS "\xe2\x80\xa6"         /* U+2026 */
@@ -46,6 +52,12 @@
 /* Rounds of decoding in markdown_url_allowed(): "%2526" needs two to become "&", and each
    round only makes the check stricter. */
 #define URL_DECODE_ROUNDS 4
+
+/* md4c 0.4.8 (Debian bookworm) reads past the end of its input in some constructs, and
+   then reports text from uninitialised memory (found by fuzzing; the shortest case is a
+   document ending in "[]("). It is given a copy followed by this many NUL bytes, which it
+   reads as the end of the document. */
+#define MD4C_PADDING 16
 
 /* ---------------------------------------------------------------------------------------
  * Characters and character references
@@ -75,6 +87,15 @@ static int hexval(char c)
 static char lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* A NUL-padded copy of md for md_parse() (see MD4C_PADDING); the caller frees it. */
+static char *md4c_input(const char *md, size_t len)
+{
+    char *copy = xcalloc(len + MD4C_PADDING, 1);
+    if (len)
+        memcpy(copy, md, len);
+    return copy;
 }
 
 /* Named character references decoded here. Browsers know some 2,000; this table holds the
@@ -637,14 +658,16 @@ int markdown_render(const char *md, size_t len, int allow_html, struct buf *out)
         .text = on_text,
     };
     size_t start = out->len;
+    char *input = NULL;
     int ret = -1;
     int rc;
 
-    if (len > (MD_SIZE)-1) {
+    if (len > (MD_SIZE)-1 - MD4C_PADDING) {
         ret = log_err("markdown: %zu bytes is more than md4c takes", len);
         goto out;
     }
-    rc = md_parse(md ? md : "", (MD_SIZE)len, &parser, &r);
+    input = md4c_input(md, len);
+    rc = md_parse(input, (MD_SIZE)len, &parser, &r);
     if (r.full)
         goto out; /* the caller sees out->toobig: no log, it is the input's size */
     if (rc != 0) {
@@ -653,6 +676,7 @@ int markdown_render(const char *md, size_t len, int allow_html, struct buf *out)
     }
     ret = 0;
 out:
+    free(input);
     if (ret < 0 && out->len > start) {
         out->len = start;
         out->data[start] = '\0';
@@ -780,12 +804,14 @@ void markdown_excerpt(const char *md, size_t len, size_t max_chars, struct buf *
         .leave_span = excerpt_leave_span,
         .text = excerpt_text,
     };
+    char *input = NULL;
     const char *t;
     size_t cut = 0;
 
-    if (max_chars == 0 || len > (MD_SIZE)-1)
+    if (max_chars == 0 || len > (MD_SIZE)-1 - MD4C_PADDING)
         goto out;
-    if (md_parse(md ? md : "", (MD_SIZE)len, &parser, &e) < 0)
+    input = md4c_input(md, len);
+    if (md_parse(input, (MD_SIZE)len, &parser, &e) < 0)
         goto out;
     t = buf_str(&e.text);
     if (e.chars <= max_chars) {
@@ -808,5 +834,6 @@ void markdown_excerpt(const char *md, size_t len, size_t max_chars, struct buf *
     if (buf_add(out, t, cut) == 0)
         buf_adds(out, ELLIPSIS);
 out:
+    free(input);
     buf_release(&e.text);
 }
