@@ -433,6 +433,7 @@ static int dashboard(struct request *r)
                           (json_int_t)ready, "reserved", (json_int_t)reserved, "failed",
                           (json_int_t)failed);
     json_object_set_new(m, "writer", writer_facts(r, &origins));
+    json_object_set_new(m, "sample_s", json_integer(SAMPLE_INTERVAL_S));
     json_object_set_new(m, "origins", origins);
     char last[64];
     struct writer_stats *st = xcalloc(1, sizeof(*st));

@@ -134,8 +134,6 @@ json_t *samples_charts(struct samples *s)
                 buf_addf(&svg, "%s%.1f,%.1f", i ? " " : "", x, y);
             }
             buf_adds(&svg, "\"/>");
-        } else {
-            buf_adds(&svg, "<text x=\"10\" y=\"55\">collecting samples…</text>");
         }
         buf_adds(&svg, "</svg>");
         json_array_append_new(items, json_pack("{s:s,s:s,s:s%,s:s%}", "title", titles[k], "svg",
@@ -148,5 +146,8 @@ json_t *samples_charts(struct samples *s)
         buf_release(&svg);
     }
     pthread_mutex_unlock(&s->mu);
-    return json_pack("{s:s,s:o}", "span", "two hours", "items", items);
+    json_t *out = json_pack("{s:s,s:o}", "span", "two hours", "items", items);
+    if (n < 2) /* said under the charts: text inside a stretched SVG would be distorted */
+        json_object_set_new(out, "collecting", json_true());
+    return out;
 }
