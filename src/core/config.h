@@ -24,6 +24,10 @@ struct config {
     char *backup_url;         /* file:///dir or s3://bucket/prefix, or NULL */
     char *backup_schedule;    /* cron expression */
     long backup_keep;
+    char *backup_key;         /* ONEFILE_BACKUP_KEY: 32 bytes base64 (remote/crypt.h) */
+    char *backup_compress;    /* gzip, zstd or none */
+    long backup_level;        /* 0 = the codec's default */
+    char *s3_addressing;      /* auto, path or virtual */
     char *aws_access_key_id;
     char *aws_secret_access_key;
     char *aws_region;
@@ -42,7 +46,16 @@ struct config {
     long writer_max_batch;    /* writes per transaction at most */
     long writer_linger_us;    /* how long a short batch waits for more (0: never) */
     long login_window_s;      /* admin logins: 10 attempts per IP / account per window */
+    long job_workers;         /* job queue worker threads */
+    long job_max_attempts;    /* attempts before a job moves to failed_jobs */
+    long job_backoff_ms;      /* delay before the first retry; doubles per attempt */
+    long job_backoff_max_s;   /* cap on a retry delay */
+    long job_visibility_s;    /* another process's reservation older than this is released */
+    char *notify_webhook;     /* POST a new contact message here (secret: may hold a token) */
+    long webhook_timeout_s;   /* a webhook request's whole time, connect included */
     long markdown_html;       /* 1: raw HTML in posts passes through (URLs still filtered) */
+    long trust_proxy;         /* 1: the client address comes from Fly-Client-IP or the last
+                                 X-Forwarded-For hop (only behind a proxy you run) */
     char *log_level;
 };
 

@@ -112,6 +112,22 @@ int request_redirect(struct request *r, int status, const char *location)
 
 const char *request_client_ip(struct request *r, char *buf, size_t len)
 {
+    if (r->app && r->app->cfg->trust_proxy && r->conn) {
+        /* behind one proxy we run: it appends the address it saw last */
+        const char *fly = request_header(r, "Fly-Client-IP");
+        const char *xff = request_header(r, "X-Forwarded-For");
+        const char *ip = fly;
+        if (!ip && xff) {
+            const char *comma = strrchr(xff, ',');
+            ip = comma ? comma + 1 : xff;
+            while (*ip == ' ')
+                ip++;
+        }
+        if (ip && *ip && strlen(ip) < len && strspn(ip, "0123456789abcdefABCDEF.:") == strlen(ip)) {
+            snprintf(buf, len, "%s", ip);
+            return buf;
+        }
+    }
     const union MHD_ConnectionInfo *ci =
         r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     snprintf(buf, len, "unknown");

@@ -207,6 +207,23 @@ class SiteTest(harness.TestCase):
         self.assertEqual(status, 429)
         self.assertGreater(int(headers["retry-after"]), 0)
 
+    def test_client_address_behind_a_trusted_proxy_only(self):
+        import os
+        spoof = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+        self.form({"name": "A", "email": "a@example.org", "message": "direct"}, headers=spoof)
+        other = self.serve(env=harness.clean_env(ONEFILE_TRUST_PROXY=1),
+                           db=os.path.join(self.dir, "proxied", "site.db"))
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(spoof)
+        other.request("POST", "/contact", body=b"name=B&email=b%40example.org&message=proxied",
+                      headers=h)
+        self.stop_clean(other)
+        direct = sqlite3.connect(self.db).execute("SELECT ip FROM messages").fetchall()
+        proxied = sqlite3.connect(os.path.join(self.dir, "proxied", "site.db")).execute(
+            "SELECT ip FROM messages").fetchall()
+        self.assertEqual(direct, [("127.0.0.1",)])  # a header is not trusted by default
+        self.assertEqual(proxied, [("198.51.100.7",)])
+
     def test_static_files(self):
         status, headers, css = self.get("/static/style.css")
         self.assertEqual(status, 200)
