@@ -34,6 +34,7 @@
 #include "admin/admin.h"
 #include "admin/samples.h"
 #include "api/api.h"
+#include "jobs/jobs.h"
 #include "site/ratelimit.h"
 #include "site/site.h"
 #include "site/theme.h"
@@ -143,6 +144,11 @@ int cmd_serve(int argc, char **argv)
     app.contact_limit = &contact_limit;
     app.login_ip_limit = &login_ip;
     app.login_user_limit = &login_user;
+    if (!(app.jobs = jobs_start(&app, err, sizeof(err)))) {
+        rc = 2;
+        cmd_fail(&u, "%s", err);
+        goto out;
+    }
     if (admin_bootstrap(&app) < 0) {
         rc = 2;
         fprintf(stderr, "onefile serve: cannot create the first admin (see above)\n");
@@ -171,6 +177,8 @@ int cmd_serve(int argc, char **argv)
     srv = app.server = NULL;
     samples_stop(app.samples);
     app.samples = NULL;
+    jobs_stop(app.jobs); /* after the server: no handler enqueues any more */
+    app.jobs = NULL;
     readers_close(&readers);
     readers_ok = 0;
     views_stop(app.views);
@@ -181,6 +189,7 @@ int cmd_serve(int argc, char **argv)
 out:
     server_stop(srv);
     samples_stop(app.samples);
+    jobs_stop(app.jobs);
     if (readers_ok)
         readers_close(&readers);
     views_stop(app.views);

@@ -9,7 +9,7 @@
 
 #include "db/snapshot.h"
 
-int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen)
+static int copy(const char *src, const char *dst, int scratch, char *err, size_t errlen)
 {
     sqlite3 *from = NULL, *to = NULL;
     sqlite3_backup *b;
@@ -31,6 +31,11 @@ int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", dst, sqlite3_errmsg(to));
         goto out;
     }
+    if (scratch && sqlite3_exec(to, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL,
+                                NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot set up %s: %s", dst, sqlite3_errmsg(to));
+        goto out;
+    }
     if (!(b = sqlite3_backup_init(to, "main", from, "main"))) {
         snprintf(err, errlen, "cannot copy %s: %s", src, sqlite3_errmsg(to));
         goto out;
@@ -50,4 +55,14 @@ out:
         rc = -1;
     }
     return rc;
+}
+
+int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen)
+{
+    return copy(src, dst, 0, err, errlen);
+}
+
+int snapshot_copy_scratch(const char *src, const char *dst, char *err, size_t errlen)
+{
+    return copy(src, dst, 1, err, errlen);
 }

@@ -14,4 +14,9 @@
 /* Copies src into dst (created or replaced; left in rollback-journal mode, as the backup
    API writes it). 0, or -1 with err filled. */
 int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen);
+/* The same for a scratch copy that is read once and deleted (a backup's snapshot): dst is
+   written without journal and without fsync, so copying a large file does not flood the
+   disk with a sync that the live file's own commits would queue behind. A crash leaves a
+   useless dst, never a damaged src. */
+int snapshot_copy_scratch(const char *src, const char *dst, char *err, size_t errlen);
 #endif

@@ -19,6 +19,7 @@ struct theme;
 struct ratelimit;
 struct views;
 struct samples;
+struct jobs;
 
 struct app {
     const struct config *cfg;
@@ -32,6 +33,7 @@ struct app {
     struct views *views;     /* page views, aggregated (site/views.h) */
     struct ratelimit *login_ip_limit, *login_user_limit; /* admin login throttling */
     struct samples *samples; /* the dashboard's time series (admin/samples.h) */
+    struct jobs *jobs;       /* scheduler and job queue (jobs/jobs.h) */
     int64_t started_us;  /* clock_mono_us() at start */
     atomic_int stopping; /* set on SIGTERM: /readyz answers 503 */
 };

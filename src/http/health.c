@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "http/app.h"
 #include "http/request.h"
+#include "remote/backup.h"
 
 static int healthz(struct request *r)
 {
@@ -36,6 +37,9 @@ static int readyz(struct request *r)
              db_query_int(db, "PRAGMA synchronous", &sync) == 0 &&
              db_query_int(db, "PRAGMA foreign_keys", &fk) == 0 &&
              migrate_status(db, app->plan, &st) == 0;
+    json_t *backups = NULL;
+    if (ok && backup_last(db, &backups) < 0)
+        backups = NULL;
     readers_release(app->readers, db);
 
     json_t *problems = json_array();
@@ -65,6 +69,12 @@ static int readyz(struct request *r)
     json_object_set_new(out, "pending_migrations", json_integer((json_int_t)pending));
     json_object_set_new(out, "uptime_s",
                         json_integer((clock_mono_us() - app->started_us) / 1000000));
+    json_t *age = backups ? json_object_get(backups, "last_success_age_s") : NULL;
+    json_object_set_new(out, "last_backup_age_s", age ? json_incref(age) : json_null());
+    json_t *last = backups ? json_object_get(json_object_get(backups, "last_success"), "size")
+                           : NULL;
+    json_object_set_new(out, "last_backup_bytes", last ? json_incref(last) : json_null());
+    json_decref(backups);
     json_object_set_new(out, "problems", problems);
     json_decref(st);
     request_set_header(r, "Cache-Control", "no-store");

@@ -18,6 +18,8 @@
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
+#include "remote/backup.h"
 
 #define MAX_SERIES 256
 
@@ -204,6 +206,8 @@ static int metrics(struct request *r)
         (double)db_file_size(app->cfg->db, "-wal"));
     if (app->server)
         write_http(out, app->server);
+    jobs_write_metrics(app->jobs, out);
+    backup_write_metrics(app, out);
     one(out, "onefile_uptime_seconds", "gauge", "Seconds since the server started.",
         (double)(clock_mono_us() - app->started_us) / 1e6);
     fclose(out);

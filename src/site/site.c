@@ -26,6 +26,7 @@
 #include "site/theme.h"
 #include "site/views.h"
 #include "store/messages.h"
+#include "jobs/jobs.h"
 #include "store/posts.h"
 #include "tmpl/tmpl.h"
 
@@ -364,6 +365,7 @@ static int contact_post(struct request *r)
         status = request_error(r, 503, "Your message could not be saved; please try again.");
         goto out;
     }
+    jobs_notify_contact(r->app->jobs, mw.id, name, email); /* ONEFILE_NOTIFY_WEBHOOK */
     status = request_redirect(r, 303, "/contact?sent=1");
 out:
     form_release(&f);

@@ -68,7 +68,7 @@ class AdminTest(harness.TestCase):
     def setUp(self):
         super().setUp()
         self.env = clean_env(ONEFILE_ADMIN_EMAIL=EMAIL, ONEFILE_ADMIN_PASSWORD=PASSWORD,
-                             ONEFILE_LOGIN_WINDOW_S=2)
+                             ONEFILE_LOGIN_WINDOW_S=6)
         self.s = self.serve(env=self.env)
         self.b = Browser(self.s)
 
@@ -117,7 +117,7 @@ class AdminTest(harness.TestCase):
         status, headers, _ = self.b.login()
         self.assertEqual(status, 429)  # even the right password, inside the window
         self.assertGreater(int(headers["retry-after"]), 0)
-        time.sleep(2.5)
+        time.sleep(6.5)
         status, _, _ = self.b.login()
         self.assertEqual(status, 303)
 

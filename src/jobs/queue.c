@@ -1,0 +1,595 @@
+/*
+ * queue.c - the job queue's SQL; the contract and a job's life are in queue.h.
+ *
+ * DESIGN
+ *
+ * Every state change is one writer function, so it commits with the writer's batch and
+ * never competes for the write lock. A claim is a single UPDATE ... RETURNING over the
+ * partial index jobs_ready (unreserved jobs by available_at): the rows it returns are
+ * reserved by the same statement that found them, so two workers can never take the same
+ * job. Completion, failure and release name the job AND the claim's token (reserved_by):
+ * an outcome arriving for a reservation that was released meanwhile changes nothing
+ * (QUEUE_LOST) instead of deleting another worker's job.
+ *
+ * Moving to failed_jobs copies the row and deletes it in the same transaction, and a retry
+ * does the reverse, so a job is always in exactly one of the two tables.
+ *
+ * Threads: whichever thread owns the connection it is given.
+ */
+#include "jobs/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "db/db.h"
+
+#define SWEEP_MAX 1000
+
+static int64_t now_or(int64_t now_ms)
+{
+    return now_ms ? now_ms : clock_wall_ms();
+}
+
+char *queue_time_format(int64_t ms, char *out, size_t outlen)
+{
+    return clock_iso8601_ms(ms, out, outlen);
+}
+
+int queue_time_parse(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    int frac = 0, n = 0, y, mo, d, h, mi, sec;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n != 19)
+        return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+        if (digits == 0)
+            return -1;
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    *ms = (int64_t)timegm(&tm) * 1000 + frac;
+    return 0;
+}
+
+int64_t queue_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms, double jitter)
+{
+    int shift = attempts > 1 ? attempts - 1 : 0;
+    int64_t d = base_ms;
+    while (shift-- > 0 && d < max_ms)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    if (jitter < -1)
+        jitter = -1;
+    if (jitter > 1)
+        jitter = 1;
+    d += (int64_t)((double)d * 0.2 * jitter);
+    return d > 0 ? d : 0;
+}
+
+void queue_job_release(struct queue_job *job)
+{
+    free(job->type);
+    free(job->payload);
+    free(job->key);
+    job->type = job->payload = job->key = NULL;
+}
+
+/* ---- small helpers: prepared statements from the connection's cache ---- */
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = db_prepare_cached(db, sql);
+    if (!st)
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+    return st;
+}
+
+/* Steps a statement that returns no row (or ignores them) to its end, then resets it. */
+static int run(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    char t[32];
+    sqlite3_bind_text(st, i, queue_time_format(ms, t, sizeof(t)), -1, SQLITE_TRANSIENT);
+}
+
+/* ---- writer functions ---- */
+
+int queue_enqueue(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_new *n = arg;
+    sqlite3_stmt *st;
+    n->existed = 0;
+    if (n->key) {
+        if (!(st = prep(db, "SELECT id FROM jobs WHERE idempotency_key = ?1", err, errlen)))
+            return -1;
+        sqlite3_bind_text(st, 1, n->key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            n->id = sqlite3_column_int64(st, 0);
+            n->existed = 1;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        if (n->existed)
+            return 0;
+    }
+    if (!(st = prep(db,
+                    "INSERT INTO jobs (type, payload, max_attempts, available_at, "
+                    "idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    err, errlen)))
+        return -1;
+    sqlite3_bind_text(st, 1, n->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, n->payload, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, n->max_attempts > 0 ? n->max_attempts : 1);
+    bind_time(st, 4, now_or(n->now_ms) + (n->delay_ms > 0 ? n->delay_ms : 0));
+    if (n->key)
+        sqlite3_bind_text(st, 5, n->key, -1, SQLITE_STATIC);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    n->id = sqlite3_last_insert_rowid(db);
+    return 0;
+}
+
+int queue_claim(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_claim *c = arg;
+    char now[32];
+    c->n = 0;
+    sqlite3_stmt *st =
+        prep(db,
+             "UPDATE jobs SET reserved_at = ?1, reserved_by = ?2, attempts = attempts + 1 "
+             "WHERE id IN (SELECT id FROM jobs WHERE reserved_at IS NULL AND available_at <= ?1 "
+             "ORDER BY available_at, id LIMIT ?3) "
+             "RETURNING id, type, payload, idempotency_key, attempts, max_attempts",
+             err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, queue_time_format(now_or(c->now_ms), now, sizeof(now)), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->n < c->max) {
+        struct queue_job *j = &c->jobs[c->n++];
+        memset(j, 0, sizeof(*j));
+        j->id = sqlite3_column_int64(st, 0);
+        j->type = col_dup(st, 1);
+        j->payload = col_dup(st, 2);
+        j->key = col_dup(st, 3);
+        j->attempts = sqlite3_column_int(st, 4);
+        j->max_attempts = sqlite3_column_int(st, 5);
+        snprintf(j->token, sizeof(j->token), "%s", c->token);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        for (size_t i = 0; i < c->n; i++)
+            queue_job_release(&c->jobs[i]);
+        c->n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Looks the reservation up: 1 found (attempts, max filled), 0 not ours, -1. */
+static int reservation(sqlite3 *db, const struct queue_outcome *o, int *attempts, int *max,
+                       char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prep(db,
+                            "SELECT attempts, max_attempts FROM jobs "
+                            "WHERE id = ?1 AND reserved_by = ?2",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, o->id);
+    sqlite3_bind_text(st, 2, o->token, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *attempts = sqlite3_column_int(st, 0);
+        *max = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+/* Moves job id to failed_jobs with error as its last_error; *failed_id is the new row. */
+static int move_to_failed(sqlite3 *db, sqlite3_int64 id, const char *error,
+                          sqlite3_int64 *failed_id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prep(db,
+                            "INSERT INTO failed_jobs (type, payload, attempts, last_error, "
+                            "idempotency_key, created_at) SELECT type, payload, attempts, "
+                            "?2, idempotency_key, created_at FROM jobs WHERE id = ?1",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    *failed_id = sqlite3_last_insert_rowid(db);
+    if (!(st = prep(db, "DELETE FROM jobs WHERE id = ?1", err, errlen)))
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    return run(db, st, err, errlen);
+}
+
+int queue_complete(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_outcome *o = arg;
+    sqlite3_stmt *st = prep(db, "DELETE FROM jobs WHERE id = ?1 AND reserved_by = ?2", err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, o->id);
+    sqlite3_bind_text(st, 2, o->token, -1, SQLITE_STATIC);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    o->result = sqlite3_changes(db) ? QUEUE_DONE : QUEUE_LOST;
+    return 0;
+}
+
+int queue_fail(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_outcome *o = arg;
+    int attempts = 0, max = 0;
+    const char *error = o->error ? o->error : "failed";
+    int found = reservation(db, o, &attempts, &max, err, errlen);
+    if (found < 0)
+        return -1;
+    if (!found) {
+        o->result = QUEUE_LOST;
+        return 0;
+    }
+    if (o->permanent || attempts >= max) {
+        if (move_to_failed(db, o->id, error, &o->failed_id, err, errlen) < 0)
+            return -1;
+        o->result = QUEUE_FAILED;
+        return 0;
+    }
+    o->next_ms =
+        now_or(o->now_ms) + queue_backoff_ms(attempts, o->backoff_ms, o->backoff_max_ms, o->jitter);
+    sqlite3_stmt *st = prep(db,
+                            "UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, "
+                            "last_error = ?2, available_at = ?3 WHERE id = ?1",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, o->id);
+    sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+    bind_time(st, 3, o->next_ms);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    o->result = QUEUE_RETRY;
+    return 0;
+}
+
+int queue_release(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_outcome *o = arg;
+    sqlite3_stmt *st = prep(db,
+                            "UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, "
+                            "attempts = max(attempts - 1, 0) "
+                            "WHERE id = ?1 AND reserved_by = ?2",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, o->id);
+    sqlite3_bind_text(st, 2, o->token, -1, SQLITE_STATIC);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    o->result = sqlite3_changes(db) ? QUEUE_DONE : QUEUE_LOST;
+    return 0;
+}
+
+struct stale {
+    sqlite3_int64 id;
+    int attempts, max;
+    char *by, *at;
+};
+
+int queue_release_stale(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_sweep *s = arg;
+    struct stale *rows = NULL;
+    size_t n = 0;
+    int ret = -1, rc;
+    char cutoff[32];
+    s->released = s->failed = 0;
+    sqlite3_stmt *st = prep(db,
+                            "SELECT id, attempts, max_attempts, reserved_by, reserved_at "
+                            "FROM jobs WHERE reserved_at IS NOT NULL AND reserved_at <= ?1 "
+                            "ORDER BY id LIMIT ?2",
+                            err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_text(
+        st, 1, queue_time_format(now_or(s->now_ms) - s->older_than_ms, cutoff, sizeof(cutoff)), -1,
+        SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, SWEEP_MAX);
+    rows = xcalloc(SWEEP_MAX, sizeof(*rows));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *by = (const char *)sqlite3_column_text(st, 3);
+        int keep = 0;
+        for (size_t k = 0; k < s->nkeep && by; k++)
+            keep |= strcmp(by, s->keep[k]) == 0;
+        if (keep)
+            continue;
+        rows[n].id = sqlite3_column_int64(st, 0);
+        rows[n].attempts = sqlite3_column_int(st, 1);
+        rows[n].max = sqlite3_column_int(st, 2);
+        rows[n].by = col_dup(st, 3);
+        rows[n].at = col_dup(st, 4);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "abandoned: reserved by %s at %s, which never finished it "
+                 "(attempt %d of %d)",
+                 rows[i].by ? rows[i].by : "?", rows[i].at ? rows[i].at : "?", rows[i].attempts,
+                 rows[i].max);
+        if (rows[i].attempts >= rows[i].max) {
+            sqlite3_int64 failed_id;
+            if (move_to_failed(db, rows[i].id, msg, &failed_id, err, errlen) < 0)
+                goto out;
+            s->failed++;
+            continue;
+        }
+        if (!(st = prep(db,
+                        "UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, "
+                        "last_error = ?2 WHERE id = ?1",
+                        err, errlen)))
+            goto out;
+        sqlite3_bind_int64(st, 1, rows[i].id);
+        sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
+        if (run(db, st, err, errlen) < 0)
+            goto out;
+        s->released++;
+    }
+    ret = 0;
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].by);
+        free(rows[i].at);
+    }
+    free(rows);
+    return ret;
+}
+
+int queue_retry(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_retry *r = arg;
+    int ret = -1;
+    char *key = NULL;
+    r->found = r->existed = 0;
+    r->job_id = 0;
+    sqlite3_stmt *st =
+        prep(db, "SELECT idempotency_key FROM failed_jobs WHERE id = ?1", err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, r->failed_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r->found = 1;
+        key = col_dup(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        goto out;
+    }
+    if (!r->found) {
+        ret = 0;
+        goto out;
+    }
+    if (key) {
+        if (!(st = prep(db, "SELECT id FROM jobs WHERE idempotency_key = ?1", err, errlen)))
+            goto out;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            r->existed = 1;
+            r->job_id = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            goto out;
+        }
+    }
+    if (!r->existed) {
+        if (!(st = prep(db,
+                        "INSERT INTO jobs (type, payload, attempts, max_attempts, "
+                        "available_at, last_error, idempotency_key, created_at) "
+                        "SELECT type, payload, 0, ?2, ?3, last_error, idempotency_key, "
+                        "created_at FROM failed_jobs WHERE id = ?1",
+                        err, errlen)))
+            goto out;
+        sqlite3_bind_int64(st, 1, r->failed_id);
+        sqlite3_bind_int(st, 2, r->max_attempts > 0 ? r->max_attempts : 1);
+        bind_time(st, 3, now_or(r->now_ms));
+        if (run(db, st, err, errlen) < 0)
+            goto out;
+        r->job_id = sqlite3_last_insert_rowid(db);
+    }
+    if (!(st = prep(db, "DELETE FROM failed_jobs WHERE id = ?1", err, errlen)))
+        goto out;
+    sqlite3_bind_int64(st, 1, r->failed_id);
+    if (run(db, st, err, errlen) < 0)
+        goto out;
+    ret = 0;
+out:
+    free(key);
+    return ret;
+}
+
+/* ---- readers ---- */
+
+int queue_depth(sqlite3 *db, int64_t now_ms, struct queue_depth *d)
+{
+    char now[32], err[256];
+    memset(d, 0, sizeof(*d));
+    sqlite3_stmt *st = prep(db,
+                            "SELECT coalesce(sum(reserved_at IS NULL AND available_at <= ?1), "
+                            "0), coalesce(sum(reserved_at IS NULL AND available_at > ?1), 0), "
+                            "coalesce(sum(reserved_at IS NOT NULL), 0), "
+                            "(SELECT count(*) FROM failed_jobs) FROM jobs",
+                            err, sizeof(err));
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, queue_time_format(now_or(now_ms), now, sizeof(now)), -1,
+                      SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        d->ready = sqlite3_column_int64(st, 0);
+        d->delayed = sqlite3_column_int64(st, 1);
+        d->reserved = sqlite3_column_int64(st, 2);
+        d->failed = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return log_err("queue: depth: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+int queue_next_ready(sqlite3 *db, int64_t *ms)
+{
+    char err[256];
+    sqlite3_stmt *st =
+        prep(db, "SELECT min(available_at) FROM jobs WHERE reserved_at IS NULL", err, sizeof(err));
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 1;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        /* a row without milliseconds ("...:05Z", the column default) sorts after every
+           "...:05.xxxZ", so the claim sees it ready from the next second on */
+        ret = 0;
+        if (queue_time_parse(t, ms) < 0)
+            *ms = 0; /* not a time: let a claim decide */
+        else if (strlen(t) == 20)
+            *ms += 1000;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return log_err("queue: next: %s", sqlite3_errmsg(db));
+    return ret;
+}
+
+/* Rows of st as objects named after its columns (NULL -> null, integers as integers). */
+static int rows_to_json(sqlite3 *db, sqlite3_stmt *st, const char *now, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const char *name = sqlite3_column_name(st, i);
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_NULL:
+                json_object_set_new(o, name, json_null());
+                break;
+            case SQLITE_INTEGER:
+                json_object_set_new(o, name, json_integer(sqlite3_column_int64(st, i)));
+                break;
+            default:
+                json_object_set_new(o, name, json_string((const char *)sqlite3_column_text(st, i)));
+            }
+        }
+        if (now) {
+            const char *reserved = json_string_value(json_object_get(o, "reserved_at"));
+            const char *avail = json_string_value(json_object_get(o, "available_at"));
+            json_object_set_new(o, "state",
+                                json_string(reserved                          ? "reserved"
+                                            : avail && strcmp(avail, now) > 0 ? "delayed"
+                                                                              : "ready"));
+        }
+        json_array_append_new(arr, o);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return log_err("queue: list: %s", sqlite3_errmsg(db));
+    }
+    *out = arr;
+    return 0;
+}
+
+int queue_list(sqlite3 *db, int64_t now_ms, int limit, json_t **out)
+{
+    char now[32], err[256];
+    sqlite3_stmt *st = prep(db,
+                            "SELECT id, type, payload, attempts, max_attempts, available_at, "
+                            "reserved_at, reserved_by, last_error, idempotency_key, "
+                            "created_at FROM jobs ORDER BY available_at, id LIMIT ?1",
+                            err, sizeof(err));
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, limit);
+    return rows_to_json(db, st, queue_time_format(now_or(now_ms), now, sizeof(now)), out);
+}
+
+int queue_failed_list(sqlite3 *db, int limit, json_t **out)
+{
+    char err[256];
+    sqlite3_stmt *st = prep(db,
+                            "SELECT id, type, payload, attempts, last_error, "
+                            "idempotency_key, created_at, failed_at FROM failed_jobs "
+                            "ORDER BY id DESC LIMIT ?1",
+                            err, sizeof(err));
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, limit);
+    return rows_to_json(db, st, NULL, out);
+}
