@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
@@ -32,6 +33,10 @@
 #include "http/app.h"
 #include "http/form.h"
 #include "http/request.h"
+#include "jobs/cron.h"
+#include "jobs/queue.h"
+#include "jobs/scheduler.h"
+#include "remote/backup.h"
 #include "site/markdown.h"
 #include "site/ratelimit.h"
 #include "site/theme.h"
@@ -851,19 +856,121 @@ static int revoke_token(struct request *r)
     return rc;
 }
 
-/* ---- the rest of /admin ---- */
+/* ---- jobs and backups ---- */
 
-static int soon(struct request *r)
+static int jobs_page(struct request *r)
 {
     struct ctx c;
+    char err[256], next[32];
     int rc = page(r, &c);
     if (rc)
         return rc;
-    int jobs = strstr(r->path, "jobs") != NULL;
-    return render(r, &c, 200, "admin/soon.html", jobs ? "jobs" : "backups",
-                  json_pack("{s:s,s:s}", "page_title", jobs ? "Jobs" : "Backups", "message",
-                            jobs ? "The scheduler and job queue are not enabled in this build."
-                                 : "Backups are not enabled in this build."));
+    size_t n = scheduler_njobs();
+    struct sched_entry *plan = xcalloc(n ? n : 1, sizeof(*plan));
+    json_t *schedule = json_array();
+    sqlite3 *db = readers_acquire(r->app->readers);
+    if (scheduler_plan(plan, err, sizeof(err)) == 0) {
+        time_t now = time(NULL);
+        for (size_t i = 0; i < n; i++) {
+            json_t *row = json_pack("{s:s,s:s,s:s}", "name", plan[i].job->name, "schedule",
+                                    plan[i].schedule, "source", plan[i].source);
+            if (plan[i].off)
+                snprintf(next, sizeof(next), "off");
+            else
+                clock_iso8601(cron_next(&plan[i].cron, now), next, sizeof(next));
+            json_object_set_new(row, "next", json_string(next));
+            sqlite3_stmt *st = db_prepare_cached(
+                db, "SELECT started_at, outcome, message FROM schedule_runs WHERE job = ?1 "
+                    "ORDER BY id DESC LIMIT 1");
+            if (st) {
+                sqlite3_bind_text(st, 1, plan[i].job->name, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                    json_object_set_new(
+                        row, "last",
+                        json_pack("{s:s,s:s,s:s?}", "started_at", sqlite3_column_text(st, 0),
+                                  "outcome", sqlite3_column_text(st, 1), "message",
+                                  (const char *)sqlite3_column_text(st, 2)));
+                sqlite3_reset(st);
+            }
+            json_array_append_new(schedule, row);
+        }
+    }
+    json_t *pending = NULL, *failed = NULL;
+    queue_list(db, clock_wall_ms(), 100, &pending);
+    queue_failed_list(db, 100, &failed);
+    readers_release(r->app->readers, db);
+    free(plan);
+    size_t i;
+    json_t *f;
+    json_array_foreach(failed, i, f) {
+        json_object_set_new(f, "csrf", json_string(c.s.csrf));
+    }
+    return render(r, &c, 200, "admin/jobs.html", "jobs",
+                  json_pack("{s:s,s:o,s:o,s:o}", "page_title", "Jobs", "schedule", schedule,
+                            "pending", pending ? pending : json_array(), "failed",
+                            failed ? failed : json_array()));
+}
+
+static int retry_job(struct request *r)
+{
+    struct ctx c;
+    char err[256];
+    int rc = action(r, &c);
+    if (rc == 0) {
+        struct queue_retry q = {.failed_id = id_param(r), .max_attempts = 5,
+                                .now_ms = clock_wall_ms()};
+        rc = submit(r, "admin:jobs", queue_retry, &q, err, sizeof(err)) == 0
+                 ? request_redirect(r, 303, "/admin/jobs")
+                 : request_error(r, 503, "The job could not be retried.");
+        request_set_header(r, "Cache-Control", "no-store");
+    }
+    done(&c);
+    return rc;
+}
+
+static int backups_view(struct request *r, struct ctx *c, int status, json_t *result)
+{
+    json_t *last = NULL;
+    sqlite3 *db = readers_acquire(r->app->readers);
+    if (backup_last(db, &last) < 0)
+        last = NULL;
+    readers_release(r->app->readers, db);
+    json_t *m = json_pack("{s:s,s:O,s:s?}", "page_title", "Backups", "recent",
+                          last ? json_object_get(last, "recent") : json_null(), "backup_url",
+                          r->app->cfg->backup_url);
+    json_decref(last);
+    if (result)
+        json_object_set_new(m, "result", result);
+    json_object_set_new(m, "csrf", json_string(c->s.csrf));
+    return render(r, c, status, "admin/backups.html", "backups", m);
+}
+
+static int backups_page(struct request *r)
+{
+    struct ctx c;
+    int rc = page(r, &c);
+    return rc ? rc : backups_view(r, &c, 200, NULL);
+}
+
+/* Runs a backup now, on this request (admin traffic is small; the backup itself runs at a
+   lower priority and never blocks the writer, see remote/backup.h). */
+static int run_backup(struct request *r)
+{
+    struct ctx c;
+    char msg[512];
+    int rc = action(r, &c);
+    if (rc == 0) {
+        if (!r->app->cfg->backup_url) {
+            rc = backups_view(r, &c, 409, json_pack("{s:b,s:s}", "ok", 0, "message",
+                                                    "ONEFILE_BACKUP_URL is not set."));
+        } else {
+            int ok = backup_job(r->app, msg, sizeof(msg)) == 0;
+            rc = backups_view(r, &c, ok ? 200 : 502,
+                              json_pack("{s:b,s:s}", "ok", ok, "message", msg));
+        }
+    }
+    done(&c);
+    return rc;
 }
 
 /* Anything else under /admin: the login page for strangers, 404 for the logged in. */
@@ -931,8 +1038,10 @@ void admin_routes(struct router *rt)
     router_add(rt, "POST", "/admin/users", add_user);
     router_add(rt, "POST", "/admin/tokens", create_token);
     router_add(rt, "POST", "/admin/tokens/{id}/revoke", revoke_token);
-    router_add(rt, "GET", "/admin/jobs", soon);
-    router_add(rt, "GET", "/admin/backups", soon);
+    router_add(rt, "GET", "/admin/jobs", jobs_page);
+    router_add(rt, "POST", "/admin/jobs/failed/{id}/retry", retry_job);
+    router_add(rt, "GET", "/admin/backups", backups_page);
+    router_add(rt, "POST", "/admin/backups/run", run_backup);
     router_add(rt, "GET", "/admin/{rest*}", unknown);
     router_add(rt, "POST", "/admin/{rest*}", unknown_post);
 }

@@ -223,6 +223,32 @@ class AdminTest(harness.TestCase):
         self.assertEqual(self.b.request("POST", "/admin/messages/%s/delete" % mid, {"_csrf": token})[0], 303)
         self.assertNotIn("Ada", self.b.request("GET", "/admin/messages")[2])
 
+    def test_jobs_and_backups_pages(self):
+        import os
+        self.b.login()
+        status, _, html = self.b.request("GET", "/admin/jobs")
+        self.assertEqual(status, 200)
+        for job in ("checkpoint", "quick-check", "backup", "restore-drill"):
+            self.assertIn("<td>%s</td>" % job, html)
+        self.assertIn("The queue is empty.", html)
+        status, _, html = self.b.request("GET", "/admin/backups")
+        self.assertEqual(status, 200)
+        self.assertIn("Backups are off", html)
+        # with a destination: back up now, and the backup is listed
+        self.stop_clean(self.s)
+        dest = os.path.join(self.dir, "backups")
+        os.makedirs(dest)
+        env = dict(self.env, ONEFILE_BACKUP_URL="file://" + dest)
+        self.s = self.serve(env=env)
+        self.b = Browser(self.s)
+        self.b.login()
+        token = self.b.csrf("/admin/backups")
+        status, _, html = self.b.request("POST", "/admin/backups/run", {"_csrf": token})
+        self.assertEqual(status, 200, html[-2000:])
+        self.assertIn("stored", html)
+        self.assertRegex(html, r"<td>ok</td><td>onefile-\d{8}T\d{6}Z\.sqlite")
+        self.assertTrue(any(n.startswith("onefile-") for n in os.listdir(dest)))
+
     def test_dashboard_agrees_with_check(self):
         self.b.login()
         html = self.b.request("GET", "/admin")[2]
