@@ -119,7 +119,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "onefile serve: migrations failed (see above); not starting\n");
         goto out;
     }
-    if (readers_open(&readers, cfg.db, (size_t)cfg.http_threads + 1, &dbo) < 0)
+    /* one reader per HTTP worker, per job worker, plus the scheduler, /metrics and spare */
+    if (readers_open(&readers, cfg.db, (size_t)(cfg.http_threads + cfg.job_workers) + 3, &dbo) < 0)
         goto out;
     readers_ok = 1;
     struct writer_options wo;

@@ -474,6 +474,35 @@ out:
     return ret;
 }
 
+int queue_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct queue_delete *d = arg;
+    sqlite3_stmt *st = prep(db,
+                            d->failed ? "DELETE FROM failed_jobs WHERE id = ?1"
+                                      : "DELETE FROM jobs WHERE id = ?1 AND reserved_at IS NULL",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, d->id);
+    if (run(db, st, err, errlen) < 0)
+        return -1;
+    d->found = sqlite3_changes(db) ? 1 : 0;
+    if (!d->found && !d->failed) {
+        if (!(st = prep(db, "SELECT 1 FROM jobs WHERE id = ?1", err, errlen)))
+            return -1;
+        sqlite3_bind_int64(st, 1, d->id);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        if (rc == SQLITE_ROW)
+            d->found = -1; /* reserved: a worker runs it now */
+    }
+    return 0;
+}
+
 /* ---- readers ---- */
 
 int queue_depth(sqlite3 *db, int64_t now_ms, struct queue_depth *d)

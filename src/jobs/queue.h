@@ -129,6 +129,15 @@ struct queue_retry {
 /* Moves a failed job back to the queue, ready now, attempts from 0. */
 int queue_retry(sqlite3 *db, void *arg, char *err, size_t errlen);
 
+/* queue_delete's argument. */
+struct queue_delete {
+    sqlite3_int64 id;
+    int failed; /* 1: a failed_jobs row; 0: a queued job (refused while it runs) */
+    int found;  /* out: 1 deleted, 0 no such job, -1 the job is running (kept) */
+};
+/* Removes a failed job, or a queued job that no worker is running (the admin's "delete"). */
+int queue_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
+
 /* The delay before the next attempt after `attempts` starts: min(max, base * 2^(attempts-1)),
    then +- 20% by jitter (-1..1). */
 int64_t queue_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms, double jitter);

@@ -52,32 +52,48 @@ class Server:
 
     def __init__(self, db, extra_args=(), env=None, wait=True):
         self.db = db
-        self.port = free_port()
-        # beside the data directory: serve creates that directory itself
-        self.stderr_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(db))),
-                                        "serve-%d.log" % self.port)
-        self.stderr_file = open(self.stderr_path, "w+")
         self.env = env or clean_env()
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--db", db, "--listen", "127.0.0.1:%d" % self.port]
-            + list(extra_args),
-            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.stderr_file)
+        self.extra_args = list(extra_args)
+        self.stderr_file = None
+        self._start()
         if wait:
             self.wait_ready()
 
+    def _start(self):
+        """Starts serve on a free port. Another test running in parallel may grab the same
+        port between free_port() and serve's bind: wait_ready() then starts again."""
+        self.port = free_port()
+        # beside the data directory: serve creates that directory itself
+        self.stderr_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.db))),
+                                        "serve-%d.log" % self.port)
+        if self.stderr_file and not self.stderr_file.closed:
+            self.stderr_file.close()
+        self.stderr_file = open(self.stderr_path, "w+")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % self.port]
+            + self.extra_args,
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.stderr_file)
+
     def wait_ready(self, timeout=30):
+        """Waits for THIS server: its own "listening" log line, then /healthz."""
         deadline = time.time() + timeout
+        restarts = 0
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("server exited with %d:\n%s"
-                                     % (self.proc.returncode, self.stderr()))
-            try:
-                status, _, _ = self.request("GET", "/healthz", timeout=2)
-                if status == 200:
-                    return
-            except OSError:
-                pass
+                err = self.stderr()
+                if "cannot listen" in err and restarts < 5:
+                    restarts += 1  # the port was taken by a parallel test: another one
+                    self._start()
+                    continue
+                raise AssertionError("server exited with %d:\n%s" % (self.proc.returncode, err))
+            if '"msg":"listening"' in self.stderr():
+                try:
+                    status, _, _ = self.request("GET", "/healthz", timeout=2)
+                    if status == 200:
+                        return
+                except OSError:
+                    pass
             time.sleep(0.05)
         raise AssertionError("server did not become healthy:\n" + self.stderr())
 

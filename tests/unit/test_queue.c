@@ -308,6 +308,32 @@ static void test_permanent_and_release(void **state)
     queue_job_release(&job);
 }
 
+static void test_delete(void **state)
+{
+    (void)state;
+    struct queue_job job;
+    sqlite3_int64 a = enqueue("webhook", "{}", NULL, 5, T0);
+    sqlite3_int64 b = enqueue("webhook", "{}", NULL, 5, T0 + 1);
+    assert_int_equal(claim("p/w0/1", 1, T0 + 2, &job), 1); /* a runs */
+    struct queue_delete d = {a, 0, 0};
+    submit(queue_delete, &d);
+    assert_int_equal(d.found, -1); /* running: kept */
+    d.id = b;
+    submit(queue_delete, &d);
+    assert_int_equal(d.found, 1);
+    submit(queue_delete, &d);
+    assert_int_equal(d.found, 0);
+    struct queue_outcome f = {.id = a, .token = "p/w0/1", .error = "x", .permanent = 1};
+    submit(queue_fail, &f);
+    struct queue_delete df = {f.failed_id, 1, 0};
+    submit(queue_delete, &df);
+    assert_int_equal(df.found, 1);
+    assert_int_equal(count("SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM "
+                           "failed_jobs)"),
+                     0);
+    queue_job_release(&job);
+}
+
 static void test_visibility_timeout(void **state)
 {
     (void)state;
@@ -758,6 +784,7 @@ int main(void)
         T(test_backoff_grows),
         T(test_max_attempts_then_failed_and_retry),
         T(test_permanent_and_release),
+        T(test_delete),
         T(test_visibility_timeout),
         T(test_list_depth_and_times),
         T(test_webhook_fails_twice_then_succeeds),
