@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -939,6 +942,14 @@ static int backups_view(struct request *r, struct ctx *c, int status, json_t *re
                           last ? json_object_get(last, "recent") : json_null(), "backup_url",
                           r->app->cfg->backup_url);
     json_decref(last);
+    int local = r->app->cfg->backup_url && !strncmp(r->app->cfg->backup_url, "file://", 7);
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(m, "recent"), i, row) {
+        const char *state = json_string_value(json_object_get(row, "status"));
+        json_object_set_new(row, "downloadable",
+                            json_boolean(local && state && !strcmp(state, "ok")));
+    }
     if (result)
         json_object_set_new(m, "result", result);
     json_object_set_new(m, "csrf", json_string(c->s.csrf));
@@ -950,6 +961,43 @@ static int backups_page(struct request *r)
     struct ctx c;
     int rc = page(r, &c);
     return rc ? rc : backups_view(r, &c, 200, NULL);
+}
+
+/* Downloads a backup from a file:// destination (S3 objects are fetched with
+   `onefile restore` or the store's own tools: streaming them through here is not built). */
+static int download_backup(struct request *r)
+{
+    struct ctx c;
+    struct backup_name bn;
+    int rc = page(r, &c);
+    if (rc)
+        return rc;
+    const char *name = request_param(r, "name");
+    const char *url = r->app->cfg->backup_url;
+    request_set_header(r, "Cache-Control", "no-store");
+    if (!name || backup_name_parse(name, &bn) < 0 || strchr(name, '/'))
+        return request_error(r, 404, "No such backup.");
+    if (!url || strncmp(url, "file://", 7) != 0)
+        return request_error(r, 501, "Only backups stored in a file:// directory can be "
+                                     "downloaded here; use `onefile restore` for S3.");
+    char *path = xasprintf("%s/%s", url + 7, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return request_error(r, 404, "No such backup.");
+    }
+    char disposition[200];
+    snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
+    request_set_header(r, "Content-Disposition", disposition);
+    r->content_type = "application/octet-stream";
+    r->no_etag = 1;
+    r->file_fd = fd;
+    r->file_size = (uint64_t)st.st_size;
+    r->has_file = 1;
+    return 200;
 }
 
 /* Runs a backup now, on this request (admin traffic is small; the backup itself runs at a
@@ -1042,6 +1090,7 @@ void admin_routes(struct router *rt)
     router_add(rt, "POST", "/admin/jobs/failed/{id}/retry", retry_job);
     router_add(rt, "GET", "/admin/backups", backups_page);
     router_add(rt, "POST", "/admin/backups/run", run_backup);
+    router_add(rt, "GET", "/admin/backups/download/{name}", download_backup);
     router_add(rt, "GET", "/admin/{rest*}", unknown);
     router_add(rt, "POST", "/admin/{rest*}", unknown_post);
 }

@@ -48,6 +48,9 @@ struct request {
     int nheaders;
     int close;                 /* answer with Connection: close */
     int dispatched;            /* the handler ran (or is waiting for its write) */
+    int file_fd;               /* with has_file: the body is this open file (taken over) */
+    int has_file;
+    uint64_t file_size;
     int no_etag;               /* do not add an ETag (the handler knows better) */
     sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
     sqlite3_int64 cached_id;   /* set by cache_get() on a hit (http/cache.h) */

@@ -235,14 +235,24 @@ static enum MHD_Result queue(struct request *r)
         }
     }
     size_t len;
-    char *data = buf_detach(&r->out, &len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
-        return MHD_NO;
+    struct MHD_Response *resp;
+    if (r->has_file) { /* a download: libmicrohttpd sends the file and closes it */
+        r->has_file = 0;
+        resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+        if (!resp) {
+            close(r->file_fd);
+            return MHD_NO;
+        }
+        r->bytes_sent = (size_t)r->file_size;
+    } else {
+        char *data = buf_detach(&r->out, &len);
+        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(data);
+            return MHD_NO;
+        }
+        r->bytes_sent = len;
     }
-    r->bytes_sent = len;
     if (r->status != 204 && r->status != 304)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : "text/html; charset=utf-8");
@@ -396,6 +406,8 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
     }
     if (r->state_free)
         r->state_free(r->state);
+    if (r->has_file) /* never sent */
+        close(r->file_fd);
     buf_release(&r->body);
     buf_release(&r->out);
     free(r);

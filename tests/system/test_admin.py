@@ -246,8 +246,23 @@ class AdminTest(harness.TestCase):
         status, _, html = self.b.request("POST", "/admin/backups/run", {"_csrf": token})
         self.assertEqual(status, 200, html[-2000:])
         self.assertIn("stored", html)
-        self.assertRegex(html, r"<td>ok</td><td>onefile-\d{8}T\d{6}Z\.sqlite")
+        self.assertRegex(html, r"<td>ok</td><td><a [^>]*>onefile-\d{8}T\d{6}Z\.sqlite")
         self.assertTrue(any(n.startswith("onefile-") for n in os.listdir(dest)))
+        # and it can be downloaded, byte for byte what is stored
+        link = re.search(r'href="(/admin/backups/download/(onefile-[^"]+))"', html)
+        self.assertIsNotNone(link, html[-3000:])
+        conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=30)
+        conn.request("GET", link.group(1), headers={
+            "Cookie": "; ".join("%s=%s" % kv for kv in self.b.cookies.items())})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        self.assertEqual(resp.status, 200)
+        self.assertIn("attachment", resp.getheader("Content-Disposition"))
+        with open(os.path.join(dest, link.group(2)), "rb") as f:
+            self.assertEqual(data, f.read())
+        self.assertEqual(Browser(self.s).request("GET", link.group(1))[0], 303)  # not anonymous
+        self.assertEqual(self.b.request("GET", "/admin/backups/download/..%2Fetc%2Fpasswd")[0], 404)
 
     def test_dashboard_agrees_with_check(self):
         self.b.login()
