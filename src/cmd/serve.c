@@ -6,8 +6,10 @@
  *   2. the single-instance lock beside the database       (exit 2, naming the holder)
  *   3. open read-write, WAL and every pragma verified     (exit 1)
  *   4. apply pending migrations, each in its transaction  (exit 1, naming file and line)
- *   5. hand the read-write connection to the writer thread, open the reader pool,
- *      build the routes, listen                          (exit 2 when the port is taken)
+ *   5. open the reader pool, hand the read-write connection to the writer thread, start
+ *      the page-view aggregator, the scheduler and job workers (exit 2 on a bad
+ *      schedule), create the first admin, build the routes, listen (exit 2 when the port
+ *      is taken), start the dashboard's sampler
  * Then wait for SIGTERM or SIGINT and stop within ONEFILE_SHUTDOWN_TIMEOUT_S: stop
  * accepting, let in-flight requests finish, stop the server, close the readers, drain
  * the writer's queue, checkpoint the WAL (TRUNCATE) and close the database, so a

@@ -4,7 +4,8 @@
  * Readers never write: they are opened SQLITE_OPEN_READONLY with the same verified pragmas
  * as every onefile connection (db.h). In WAL mode a reader sees the last committed state
  * and never blocks the writer, nor is blocked by it. The pool holds one connection per
- * HTTP worker thread, so acquire normally returns at once; when every connection is out
+ * HTTP worker and job worker, plus a few for the scheduler and /metrics, so acquire
+ * normally returns at once; when every connection is out
  * it waits, and the wait is counted (a pool too small shows in /metrics).
  *
  * Handlers prepare through db_prepare_cached() (db.h): a statement is prepared once per

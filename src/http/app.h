@@ -1,6 +1,7 @@
 /*
- * app.h - what every handler can reach: configuration, the reader pool, the migration
- * plan, the routes. One struct app per `serve` process, built by src/cmd/serve.c before
+ * app.h - what every handler can reach: configuration, the reader pool, the writer, the
+ * migration plan, the routes, the theme, rate limits, page views, jobs and the server's
+ * counters. One struct app per `serve` process, built by src/cmd/serve.c before
  * the server starts and read-only afterwards (except the atomic flags).
  */
 #ifndef ONEFILE_HTTP_APP_H

@@ -1,6 +1,6 @@
 /*
- * cache.h - a small in-memory cache of whole public responses (a post page, the API's
- * view of a published post, the feed), so a popular page is answered from memory.
+ * cache.h - a small in-memory cache of whole public responses (a post or page, the
+ * API's view of a published post), so a popular page is answered from memory.
  *
  * Validity: every entry records the writer's data version (db/writer.h: it moves on each
  * committed transaction) read BEFORE the response was built; an entry is used only while
