@@ -9,6 +9,7 @@
  * Writes go through the writer (writer_submit: admin traffic is small).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@
 #include "jobs/queue.h"
 #include "jobs/scheduler.h"
 #include "remote/backup.h"
+#include "remote/remote.h"
+#include "remote/stream.h"
 #include "site/markdown.h"
 #include "site/ratelimit.h"
 #include "site/theme.h"
@@ -942,7 +945,7 @@ static int backups_view(struct request *r, struct ctx *c, int status, json_t *re
                           last ? json_object_get(last, "recent") : json_null(), "backup_url",
                           r->app->cfg->backup_url);
     json_decref(last);
-    int local = r->app->cfg->backup_url && !strncmp(r->app->cfg->backup_url, "file://", 7);
+    int local = r->app->cfg->backup_url != NULL; /* file:// or S3: both can be downloaded */
     size_t i;
     json_t *row;
     json_array_foreach(json_object_get(m, "recent"), i, row) {
@@ -963,40 +966,97 @@ static int backups_page(struct request *r)
     return rc ? rc : backups_view(r, &c, 200, NULL);
 }
 
-/* Downloads a backup from a file:// destination (S3 objects are fetched with
-   `onefile restore` or the store's own tools: streaming them through here is not built). */
+struct download {
+    struct remote *remote;
+    char name[200];
+    int fd; /* the pipe's write end */
+};
+
+/* Streams an object from the destination into the pipe the response reads. */
+static void *download_thread(void *arg)
+{
+    struct download *d = arg;
+    char err[256];
+    struct stream *out = stream_fd_new(d->fd, "download", err, sizeof(err));
+    if (out) {
+        if (remote_get(d->remote, d->name, out, err, sizeof(err)) == 0)
+            stream_finish(out);
+        else
+            log_warn("admin: download of %s: %s", d->name, err);
+        stream_free(out);
+    }
+    close(d->fd); /* the end of the body (or a cut one, which the browser reports) */
+    remote_free(d->remote);
+    free(d);
+    return NULL;
+}
+
+/* Downloads a backup: a file:// object is sent straight from its file; an S3 object is
+   streamed through a pipe filled by a thread of its own, never held in memory. */
 static int download_backup(struct request *r)
 {
     struct ctx c;
     struct backup_name bn;
+    char err[256];
     int rc = page(r, &c);
     if (rc)
         return rc;
     const char *name = request_param(r, "name");
     const char *url = r->app->cfg->backup_url;
     request_set_header(r, "Cache-Control", "no-store");
-    if (!name || backup_name_parse(name, &bn) < 0 || strchr(name, '/'))
+    if (!name || backup_name_parse(name, &bn) < 0 || strchr(name, '/') || strlen(name) >= 200)
         return request_error(r, 404, "No such backup.");
-    if (!url || strncmp(url, "file://", 7) != 0)
-        return request_error(r, 501, "Only backups stored in a file:// directory can be "
-                                     "downloaded here; use `onefile restore` for S3.");
-    char *path = xasprintf("%s/%s", url + 7, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    free(path);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return request_error(r, 404, "No such backup.");
-    }
-    char disposition[200];
+    if (!url)
+        return request_error(r, 404, "Backups are off (ONEFILE_BACKUP_URL).");
+    char disposition[300];
     snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
+    if (strncmp(url, "file://", 7) == 0) {
+        char *path = xasprintf("%s/%s", url + 7, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        free(path);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd >= 0)
+                close(fd);
+            return request_error(r, 404, "No such backup.");
+        }
+        r->file_fd = fd;
+        r->file_size = (uint64_t)st.st_size;
+        r->has_file = 1;
+    } else {
+        struct remote *remote;
+        struct remote_meta meta;
+        int p[2];
+        if (remote_open(r->app->cfg, url, &remote, err, sizeof(err)) < 0)
+            return request_error(r, 502, err);
+        remote_meta_init(&meta);
+        if (remote_stat(remote, name, &meta, err, sizeof(err)) != 0) {
+            remote_free(remote);
+            return request_error(r, 404, "No such backup.");
+        }
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            remote_free(remote);
+            return request_error(r, 503, "Cannot start the download.");
+        }
+        struct download *d = xcalloc(1, sizeof(*d));
+        d->remote = remote;
+        snprintf(d->name, sizeof(d->name), "%s", name);
+        d->fd = p[1];
+        pthread_t t;
+        if (pthread_create(&t, NULL, download_thread, d) != 0) {
+            close(p[0]);
+            close(p[1]);
+            remote_free(remote);
+            free(d);
+            return request_error(r, 503, "Cannot start the download.");
+        }
+        pthread_detach(t);
+        r->pipe_fd = p[0];
+        r->has_pipe = 1;
+    }
     request_set_header(r, "Content-Disposition", disposition);
     r->content_type = "application/octet-stream";
     r->no_etag = 1;
-    r->file_fd = fd;
-    r->file_size = (uint64_t)st.st_size;
-    r->has_file = 1;
     return 200;
 }
 

@@ -51,6 +51,8 @@ struct request {
     int file_fd;               /* with has_file: the body is this open file (taken over) */
     int has_file;
     uint64_t file_size;
+    int pipe_fd;               /* with has_pipe: the body is read from this pipe to its end */
+    int has_pipe;
     int no_etag;               /* do not add an ETag (the handler knows better) */
     sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
     sqlite3_int64 cached_id;   /* set by cache_get() on a hit (http/cache.h) */

@@ -236,7 +236,15 @@ static enum MHD_Result queue(struct request *r)
     }
     size_t len;
     struct MHD_Response *resp;
-    if (r->has_file) { /* a download: libmicrohttpd sends the file and closes it */
+    if (r->has_pipe) { /* a streamed download of unknown length (chunked) */
+        r->has_pipe = 0;
+        resp = MHD_create_response_from_pipe(r->pipe_fd);
+        if (!resp) {
+            close(r->pipe_fd);
+            return MHD_NO;
+        }
+        r->bytes_sent = 0;
+    } else if (r->has_file) { /* a download: libmicrohttpd sends the file and closes it */
         r->has_file = 0;
         resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
         if (!resp) {
@@ -408,6 +416,8 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
         r->state_free(r->state);
     if (r->has_file) /* never sent */
         close(r->file_fd);
+    if (r->has_pipe)
+        close(r->pipe_fd);
     buf_release(&r->body);
     buf_release(&r->out);
     free(r);

@@ -131,6 +131,41 @@ class S3rverBackupTest(harness.TestCase):
         self.assertTrue(all(titles[i].startswith("load ") for i in restored))
         self.stop_clean(s)
 
+    def test_admin_downloads_an_s3_backup_streamed(self):
+        import http.client
+        import re
+        import urllib.parse
+        r = self.onefile("backup")
+        name = re.search(r"(onefile-\d{8}T\d{6}Z\.sqlite\.gz)", r.stdout).group(1)
+        s = self.serve(env=self.env(ONEFILE_ADMIN_EMAIL="o@example.org",
+                                    ONEFILE_ADMIN_PASSWORD="a long password"))
+
+        def call(method, path, body=None, headers=None):
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+            c.request(method, path, body=body, headers=headers or {})
+            resp = c.getresponse()
+            data = resp.read()
+            c.close()
+            return resp, data
+
+        resp, html = call("GET", "/admin/login")
+        cookie = resp.getheader("Set-Cookie").split(";")[0]
+        token = re.search(rb'name="_csrf" value="([^"]+)"', html).group(1).decode()
+        resp, _ = call("POST", "/admin/login", urllib.parse.urlencode(
+            {"_csrf": token, "email": "o@example.org", "password": "a long password"}).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        self.assertEqual(resp.status, 303)
+        session = resp.getheader("Set-Cookie").split(";")[0]
+        resp, data = call("GET", "/admin/backups/download/" + name, headers={"Cookie": session})
+        self.assertEqual(resp.status, 200)
+        self.assertIn("attachment", resp.getheader("Content-Disposition"))
+        self.assertEqual(data[:2], b"\x1f\x8b")  # the gzip stream, as stored
+        self.assertGreater(len(data), 1000)
+        resp, _ = call("GET", "/admin/backups/download/onefile-20990101T000000Z.sqlite.gz",
+                       headers={"Cookie": session})
+        self.assertEqual(resp.status, 404)
+        self.stop_clean(s)
+
     def test_unknown_access_key_is_a_clear_403(self):
         r = self.onefile("backup", code=1, AWS_ACCESS_KEY_ID="AKIDUNKNOWN")
         self.assertIn("403 InvalidAccessKeyId", r.stderr)

@@ -2,6 +2,7 @@
 # HELP and # TYPE, histograms are cumulative and end in +Inf = _count - and the counters
 move with the traffic."""
 import re
+import time
 import unittest
 
 import harness
@@ -39,7 +40,15 @@ class MetricsTest(harness.TestCase):
             s.request("GET", "/healthz")
         s.request("GET", "/no/where")  # matches no route at all
         s.request("GET", "/nowhere")   # the pages route, which answers 404
-        status, headers, body = s.request("GET", "/metrics")
+        # a request is counted when it completes, just after its response went out: the
+        # next request may arrive first, so read until the six are counted (bounded)
+        deadline = time.time() + 10
+        while True:
+            status, headers, body = s.request("GET", "/metrics")
+            if (b'route="-",status="404"} 1' in body and
+                    b'route="/{slug}",status="404"} 1' in body) or time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
         types, samples = parse(body.decode())
