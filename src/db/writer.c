@@ -416,6 +416,7 @@ struct writer *writer_start(sqlite3 *db, const struct writer_options *o)
         fprintf(stderr, "writer: cannot start its thread\n");
         abort();
     }
+    pthread_setname_np(w->thread, "onefile-writer"); /* for top -H, perf, gdb */
     return w;
 }
 
