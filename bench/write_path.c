@@ -24,20 +24,11 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "db/db.h"
 #include "db/profile.h"
 
 static const char *dir = "build/bench-tmp";
 static double seconds = 3;
-
-static void remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char *p = xasprintf("%s%s", path, suffixes[i]);
-        unlink(p);
-        free(p);
-    }
-}
 
 static struct profile_result measure(const char *name, enum profile_mode mode, int writers,
                                      int readers, int rows, int synchronous)
@@ -45,12 +36,12 @@ static struct profile_result measure(const char *name, enum profile_mode mode, i
     struct profile_params p = {readers, writers, seconds, 0, rows, 5000, synchronous};
     struct profile_result r;
     char *path = xasprintf("%s/%s.db", dir, name);
-    remove_db(path);
+    db_remove_files(path);
     if (profile_prepare(path, &p) < 0 || profile_run(path, mode, &p, NULL, NULL, &r) < 0) {
         fprintf(stderr, "bench: %s failed\n", name);
         exit(2);
     }
-    remove_db(path);
+    db_remove_files(path);
     free(path);
     return r;
 }

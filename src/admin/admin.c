@@ -795,21 +795,9 @@ static int token_create_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
 
 static int token_revoke_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-            "WHERE id = ?1 AND revoked_at IS NULL");
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, *(sqlite3_int64 *)arg);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
+    return db_exec_id(db, "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+                          "'now') WHERE id = ?1 AND revoked_at IS NULL",
+                      *(sqlite3_int64 *)arg, err, errlen);
 }
 
 static int create_token(struct request *r)

@@ -94,16 +94,6 @@ out:
     return rc;
 }
 
-static void remove_copy(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char *p = xasprintf("%s%s", path, suffixes[i]);
-        unlink(p);
-        free(p);
-    }
-}
-
 /* --dry-run: the pending migrations applied to a consistent copy of the live file, which
    is then checked and deleted. 0 they would apply cleanly, 1 they would not, 2 cannot. */
 static int dry_run(const struct cmd_usage *u, const struct config *cfg,
@@ -166,7 +156,7 @@ static int dry_run(const struct cmd_usage *u, const struct config *cfg,
 out:
     if (db)
         db_close(db);
-    remove_copy(copy);
+    db_remove_files(copy);
     free(copy);
     json_decref(report);
     return rc;

@@ -54,16 +54,6 @@ static void progress(double elapsed, void *ctx)
     fflush(stderr);
 }
 
-static void remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char *p = xasprintf("%s%s", path, suffixes[i]);
-        unlink(p);
-        free(p);
-    }
-}
-
 static json_t *result_json(const struct profile_result *r)
 {
     return json_pack("{s:s,s:f,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}",
@@ -224,7 +214,7 @@ int cmd_profile(int argc, char **argv)
     for (int i = 0; i < nmodes; i++) {
         free(scratch);
         scratch = xasprintf("%s/onefile-profile-%ld.db", dir, (long)getpid());
-        remove_db(scratch);
+        db_remove_files(scratch);
         if (src && snapshot_copy(src, scratch, err, sizeof(err)) < 0) {
             log_err("profile: %s", err);
             goto out;
@@ -233,7 +223,7 @@ int cmd_profile(int argc, char **argv)
             profile_run(scratch, (enum profile_mode)modes[i], &p, interactive ? progress : NULL,
                         &res[i], &res[i]) < 0)
             goto out;
-        remove_db(scratch);
+        db_remove_files(scratch);
         if (interactive)
             fprintf(stderr, "\r%-20s\r", "");
     }
@@ -269,7 +259,7 @@ int cmd_profile(int argc, char **argv)
     rc = fits ? 0 : 1;
 out:
     if (scratch)
-        remove_db(scratch);
+        db_remove_files(scratch);
     free(scratch);
     free(dircopy);
     config_release(&cfg);

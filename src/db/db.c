@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -186,6 +187,33 @@ sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql)
         return NULL;
     }
     return st;
+}
+
+int db_exec_id(sqlite3 *db, const char *sql, sqlite3_int64 id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = db_prepare_cached(db, sql);
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+void db_remove_files(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char *p = xasprintf("%s%s", path, suffixes[i]);
+        unlink(p);
+        free(p);
+    }
 }
 
 int db_close(sqlite3 *db)

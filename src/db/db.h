@@ -55,6 +55,12 @@ int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *
    statement belongs to the connection: reset it when done, never finalize it; it is
    finalized when the connection closes through db_close(). */
 sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql);
+/* Runs sql (a cached statement with one parameter, ?1 = id) to completion: for writer
+   functions that update or delete one row. 0, or -1 with SQLite's message in err. */
+int db_exec_id(sqlite3 *db, const char *sql, sqlite3_int64 id, char *err, size_t errlen);
+/* Deletes a database file that is not live and its -wal, -shm and -journal (scratch
+   copies, dry runs): never call it on a file a connection has open. */
+void db_remove_files(const char *path);
 /* Finalizes every statement of db, then closes it. SQLITE_OK or SQLite's code. */
 int db_close(sqlite3 *db);
 /* Puts back onefile's counting busy handler with a budget of timeout_ms (after a caller

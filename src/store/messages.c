@@ -58,40 +58,24 @@ int messages_get(sqlite3 *db, sqlite3_int64 id, json_t **out)
     return rc == SQLITE_DONE ? 1 : log_err("messages: %s", sqlite3_errmsg(db));
 }
 
-static int by_id(sqlite3 *db, const char *sql, void *arg, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = db_prepare_cached(db, sql);
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, *(sqlite3_int64 *)arg);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
 int messages_mark_read(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    return by_id(db, "UPDATE messages SET read_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                     "WHERE id = ?1 AND read_at IS NULL", arg, err, errlen);
+    return db_exec_id(db,
+                      "UPDATE messages SET read_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                      "WHERE id = ?1 AND read_at IS NULL",
+                      *(sqlite3_int64 *)arg, err, errlen);
 }
 
 int messages_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    return by_id(db, "DELETE FROM messages WHERE id = ?1", arg, err, errlen);
+    return db_exec_id(db, "DELETE FROM messages WHERE id = ?1", *(sqlite3_int64 *)arg, err, errlen);
 }
 
-int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
-                  sqlite3_int64 *next)
+int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items, sqlite3_int64 *next)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT id, name, email, body, ip, created_at, read_at FROM messages "
-            "WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
+    sqlite3_stmt *st =
+        db_prepare_cached(db, "SELECT id, name, email, body, ip, created_at, read_at FROM messages "
+                              "WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, before);

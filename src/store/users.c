@@ -34,7 +34,8 @@ static void iso_in(long seconds, char out[32])
 
 int users_find(sqlite3 *db, const char *email, sqlite3_int64 *id, char *hash, size_t hashlen)
 {
-    sqlite3_stmt *st = db_prepare_cached(db, "SELECT id, password_hash FROM users WHERE email = ?1");
+    sqlite3_stmt *st =
+        db_prepare_cached(db, "SELECT id, password_hash FROM users WHERE email = ?1");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
@@ -56,11 +57,10 @@ int users_list(sqlite3 *db, json_t **out)
         return -1;
     *out = json_array();
     while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(*out, json_pack("{s:I,s:s,s:s}", "id",
-                                              (json_int_t)sqlite3_column_int64(st, 0), "email",
-                                              (const char *)sqlite3_column_text(st, 1),
-                                              "created_at",
-                                              (const char *)sqlite3_column_text(st, 2)));
+        json_array_append_new(
+            *out, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "email",
+                            (const char *)sqlite3_column_text(st, 1), "created_at",
+                            (const char *)sqlite3_column_text(st, 2)));
     sqlite3_reset(st);
     return 0;
 }
@@ -104,7 +104,8 @@ int users_add_direct(sqlite3 *db, const char *email, const char *hash, int mode)
 int users_add(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct user_write *w = arg;
-    sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO users (email, password_hash) VALUES (?1, ?2)");
+    sqlite3_stmt *st =
+        db_prepare_cached(db, "INSERT INTO users (email, password_hash) VALUES (?1, ?2)");
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
         return -1;
@@ -116,7 +117,8 @@ int users_add(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         w->exists = ext == SQLITE_CONSTRAINT_UNIQUE;
-        snprintf(err, errlen, "%s", w->exists ? "a user with this email exists" : sqlite3_errmsg(db));
+        snprintf(err, errlen, "%s",
+                 w->exists ? "a user with this email exists" : sqlite3_errmsg(db));
         return -1;
     }
     w->id = sqlite3_last_insert_rowid(db);
@@ -128,8 +130,8 @@ int users_set_password(sqlite3 *db, void *arg, char *err, size_t errlen)
     struct user_write *w = arg;
     char now[32];
     iso_in(0, now);
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1");
+    sqlite3_stmt *st =
+        db_prepare_cached(db, "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1");
     sqlite3_stmt *end = db_prepare_cached(db, "DELETE FROM sessions WHERE user_id = ?1");
     if (!st || !end) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
@@ -190,9 +192,9 @@ int sessions_create(sqlite3 *db, void *arg, char *err, size_t errlen)
     random_token(w->csrf);
     hash_hex(w->token, hash);
     iso_in(SESSION_ABSOLUTE_S, expires);
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) "
-            "VALUES (?1, ?2, ?3, ?4)");
+    sqlite3_stmt *st =
+        db_prepare_cached(db, "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) "
+                              "VALUES (?1, ?2, ?3, ?4)");
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
         return -1;
@@ -211,34 +213,18 @@ int sessions_create(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static int by_id(sqlite3 *db, const char *sql, sqlite3_int64 id, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = db_prepare_cached(db, sql);
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
 int sessions_touch(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    return by_id(db, "UPDATE sessions SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                     "WHERE id = ?1",
-                 ((struct session_write *)arg)->id, err, errlen);
+    return db_exec_id(db,
+                      "UPDATE sessions SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                      "WHERE id = ?1",
+                      ((struct session_write *)arg)->id, err, errlen);
 }
 
 int sessions_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    return by_id(db, "DELETE FROM sessions WHERE id = ?1", ((struct session_write *)arg)->id, err,
-                 errlen);
+    return db_exec_id(db, "DELETE FROM sessions WHERE id = ?1", ((struct session_write *)arg)->id,
+                      err, errlen);
 }
 
 int sessions_prune(sqlite3 *db, void *arg, char *err, size_t errlen)
