@@ -72,6 +72,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "onefile: libsodium failed to initialise\n");
         return 1;
     }
+    /* SQLite's memory statistics take one process-wide mutex on every allocation (Debian
+       builds it without lookaside, so that is every row): nothing here reads them, and
+       the writer and the readers would queue on it */
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+        fprintf(stderr, "onefile: cannot configure SQLite\n");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = fn(argc - 1, argv + 1);
     sqlite3_shutdown();

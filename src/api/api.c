@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "db/readers.h"
 #include "db/writer.h"
@@ -28,16 +29,32 @@
 
 /* ---- authentication ---- */
 
-/* 0 with r->token_id set, 1 when no Authorization header was sent, or an error status
-   already answered (401) for a malformed, unknown or revoked token. */
-static int authenticate(struct request *r)
+static int unauthorized(struct request *r)
+{
+    request_set_header(r, "WWW-Authenticate", "Bearer");
+    return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
+                               NULL);
+}
+
+/* The token of "Authorization: Bearer <token>", or NULL when there is no such header
+   (*present tells whether an Authorization header was sent at all). */
+static const char *bearer(struct request *r, int *present)
 {
     const char *h = request_header(r, "Authorization");
-    if (!h)
+    *present = h != NULL;
+    return h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+}
+
+/* For reads: 0 with r->token_id set, 1 when no Authorization header was sent, or an error
+   status already answered (401) for a malformed, unknown or revoked token. */
+static int authenticate(struct request *r)
+{
+    int present;
+    const char *token = bearer(r, &present);
+    if (!present)
         return 1;
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        goto refuse;
-    const char *token = h + 7;
+    if (!token)
+        return unauthorized(r);
     sqlite3 *db = readers_acquire(r->app->readers);
     sqlite3_int64 id = 0;
     int stale = 0;
@@ -46,7 +63,7 @@ static int authenticate(struct request *r)
     if (rc < 0)
         return request_error(r, 500, "Cannot check the token.");
     if (rc == 1)
-        goto refuse;
+        return unauthorized(r);
     r->token_id = id;
     if (stale) { /* record the use, at most once a minute per token, without waiting */
         sqlite3_int64 *arg = xmalloc(sizeof(*arg));
@@ -54,22 +71,33 @@ static int authenticate(struct request *r)
         writer_submit_async(r->app->writer, "api:token-used", tokens_touch, arg, free);
     }
     return 0;
-refuse:
-    request_set_header(r, "WWW-Authenticate", "Bearer");
-    return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
-                               NULL);
 }
 
 /* For endpoints that need a token: 0, or the 401 status already answered. */
 static int require_token(struct request *r)
 {
     int rc = authenticate(r);
-    if (rc == 1) {
-        request_set_header(r, "WWW-Authenticate", "Bearer");
-        return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
-                                   NULL);
-    }
-    return rc;
+    return rc == 1 ? unauthorized(r) : rc;
+}
+
+/* For writes, the first half: the token's hash into hash (TOKEN_HASH_LEN + 1), or 401
+   answered when none that could be valid was sent. The lookup is the write's own (see
+   api_write_run), in the transaction of the change it allows. */
+static int write_token(struct request *r, char *hash)
+{
+    int present;
+    const char *token = bearer(r, &present);
+    if (!token || tokens_hash(token, hash) != 0)
+        return unauthorized(r);
+    return 0;
+}
+
+/* A write refused before it reached the writer (bad id, bad body): only the holder of a
+   valid token learns why; anyone else gets the 401 they would have got first. */
+static int refuse_write(struct request *r, int status)
+{
+    int rc = authenticate(r);
+    return rc == 0 ? status : rc == 1 ? unauthorized(r) : rc;
 }
 
 /* ---- validation ---- */
@@ -378,7 +406,9 @@ static int get_post(struct request *r)
 struct api_write {
     struct post_write w;
     json_t *fields;
-    int created;
+    char token_hash[TOKEN_HASH_LEN + 1];
+    sqlite3_int64 token_id;
+    int created, deleting, unauthorized;
 };
 
 static void api_write_free(void *p)
@@ -389,84 +419,113 @@ static void api_write_free(void *p)
     free(a);
 }
 
-static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json_t *fields)
+static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json_t *fields,
+                                       const char *token_hash)
 {
     struct api_write *a = xcalloc(1, sizeof(*a));
     a->w.id = id;
     a->w.fields = fields;
+    a->w.want_result = 1;
     a->fields = fields;
     a->created = id == 0;
+    memcpy(a->token_hash, token_hash, sizeof(a->token_hash));
     r->state = a;
     r->state_free = api_write_free;
     return a;
 }
 
+/* Writer function of every API write: checks the token, then changes the post, both in
+   the batch's transaction, so a token revoked a moment ago cannot write, and no reader
+   transaction is spent on the check. Atomic (WRITER_ATOMIC): the lookup changes nothing,
+   the post's change is one statement, and the note of the token's use comes after it and
+   may fail alone. */
+static int api_write_run(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct api_write *a = arg;
+    int stale = 0;
+    int rc = tokens_check_hash(db, a->token_hash, &a->token_id, &stale);
+    if (rc != 0) {
+        a->unauthorized = rc == 1;
+        snprintf(err, errlen, rc == 1 ? "unknown or revoked token" : "cannot check the token");
+        return -1;
+    }
+    if ((a->deleting ? posts_delete : posts_write)(db, &a->w, err, errlen) < 0)
+        return -1;
+    if (stale) { /* at most once a minute per token; losing one note costs nothing */
+        char note_err[128];
+        if (tokens_touch(db, &a->token_id, note_err, sizeof(note_err)) < 0)
+            log_warn("api: cannot note the use of token %lld: %s", (long long)a->token_id,
+                     note_err);
+    }
+    return 0;
+}
+
 static int post_written(struct request *r, int rc, const char *err)
 {
     struct api_write *a = r->state;
-    if (rc == 0) { /* committed: read the stored post back, off the writer's thread */
-        sqlite3 *db = readers_acquire(r->app->readers);
-        int got = posts_get(db, a->w.id, 1, &a->w.result);
-        readers_release(r->app->readers, db);
-        if (got != 0)
-            return request_error(r, 500, "The post was saved but cannot be read back.");
+    if (a->unauthorized)
+        return unauthorized(r);
+    r->token_id = a->token_id;
+    if (rc == 0 && a->deleting) {
+        buf_reset(&r->out);
+        r->content_type = NULL;
+        return 204;
     }
+    if (rc == 0 && !a->w.result)
+        return request_error(r, 500, "The post was saved but cannot be read back.");
     return write_outcome(r, rc, &a->w, err, a->created);
-}
-
-static int post_deleted(struct request *r, int rc, const char *err)
-{
-    struct api_write *a = r->state;
-    if (rc != 0)
-        return write_outcome(r, rc, &a->w, err, 0);
-    buf_reset(&r->out);
-    r->content_type = NULL;
-    return 204;
 }
 
 static int create_post(struct request *r)
 {
     json_t *fields;
+    char hash[TOKEN_HASH_LEN + 1];
     int rc;
-    if ((rc = require_token(r)) || (rc = request_json_body(r, &fields)))
+    if ((rc = write_token(r, hash)))
         return rc;
+    if ((rc = request_json_body(r, &fields)))
+        return refuse_write(r, rc);
     if ((rc = post_fields_validate(r, fields, 0))) {
         json_decref(fields);
-        return rc;
+        return refuse_write(r, rc);
     }
-    struct api_write *a = api_write_new(r, 0, fields);
-    return request_defer(r, posts_write, &a->w, post_written);
+    struct api_write *a = api_write_new(r, 0, fields, hash);
+    return request_defer(r, api_write_run, a, WRITER_ATOMIC, post_written);
 }
 
 static int update_post(struct request *r)
 {
     json_t *fields;
+    char hash[TOKEN_HASH_LEN + 1];
     int rc;
-    if ((rc = require_token(r)))
+    if ((rc = write_token(r, hash)))
         return rc;
     sqlite3_int64 id = positive_id(request_param(r, "id"));
     if (!id)
-        return request_error(r, 404, "No post with this id.");
+        return refuse_write(r, request_error(r, 404, "No post with this id."));
     if ((rc = request_json_body(r, &fields)))
-        return rc;
+        return refuse_write(r, rc);
     if ((rc = post_fields_validate(r, fields, 1))) {
         json_decref(fields);
-        return rc;
+        return refuse_write(r, rc);
     }
-    struct api_write *a = api_write_new(r, id, fields);
-    return request_defer(r, posts_write, &a->w, post_written);
+    struct api_write *a = api_write_new(r, id, fields, hash);
+    return request_defer(r, api_write_run, a, WRITER_ATOMIC, post_written);
 }
 
 static int delete_post(struct request *r)
 {
+    char hash[TOKEN_HASH_LEN + 1];
     int rc;
-    if ((rc = require_token(r)))
+    if ((rc = write_token(r, hash)))
         return rc;
     sqlite3_int64 id = positive_id(request_param(r, "id"));
     if (!id)
-        return request_error(r, 404, "No post with this id.");
-    struct api_write *a = api_write_new(r, id, NULL);
-    return request_defer(r, posts_delete, &a->w, post_deleted);
+        return refuse_write(r, request_error(r, 404, "No post with this id."));
+    struct api_write *a = api_write_new(r, id, NULL, hash);
+    a->deleting = 1;
+    a->w.want_result = 0;
+    return request_defer(r, api_write_run, a, WRITER_ATOMIC, post_written);
 }
 
 static int list_messages(struct request *r)

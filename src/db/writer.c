@@ -52,6 +52,7 @@ struct item {
     const char *origin;
     writer_fn *fn;
     void *arg;
+    unsigned flags;        /* WRITER_ATOMIC: no savepoint */
     void (*free_arg)(void *);
     writer_done_fn *done;  /* writer_submit_cb: reported after the batch, outside the lock */
     void *done_ctx;
@@ -180,6 +181,32 @@ static void fail_all(struct item *batch, int rc, const char *msg)
     }
 }
 
+/* The transaction was lost in the middle of the batch at item `it`: it ended itself, or
+   an atomic write failed after changing something. The items before it are not
+   acknowledged; it gets `why`; a new transaction is begun for the rest. 1 when that
+   BEGIN failed too (the rest of the batch has then failed). */
+static int restart(struct writer *w, struct item *batch, struct item *it, const char *why)
+{
+    char msg[512];
+    for (struct item *prev = batch; prev != it; prev = prev->next) {
+        if (prev->rc == 0) {
+            prev->rc = WRITER_ECOMMIT;
+            snprintf(prev->err, prev->errlen, "another write (%s) lost the transaction",
+                     it->origin);
+        }
+    }
+    it->rc = -1;
+    snprintf(it->err, it->errlen, "%s", why);
+    log_err("writer: %s: %s", it->origin, why);
+    if (!sqlite3_get_autocommit(w->db))
+        step(w, w->rollback, NULL, 0);
+    if (step(w, w->begin, msg, sizeof(msg)) < 0) {
+        fail_all(it->next, WRITER_ECOMMIT, msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Runs the batch's transaction; returns 1 when its COMMIT (or BEGIN) failed. */
 static int run_batch(struct writer *w, struct item *batch)
 {
@@ -192,7 +219,9 @@ static int run_batch(struct writer *w, struct item *batch)
     }
     for (struct item *it = batch; it; it = it->next) {
         int64_t t0 = clock_mono_us();
-        if (step(w, w->savepoint, msg, sizeof(msg)) < 0) {
+        int atomic = (it->flags & WRITER_ATOMIC) != 0;
+        sqlite3_int64 changes = sqlite3_total_changes64(w->db);
+        if (!atomic && step(w, w->savepoint, msg, sizeof(msg)) < 0) {
             it->rc = -1;
             snprintf(it->err, it->errlen, "%s", msg);
             continue;
@@ -203,29 +232,25 @@ static int run_batch(struct writer *w, struct item *batch)
             sqlite3_reset(s);
         if (sqlite3_get_autocommit(w->db)) {
             /* the write ended the transaction itself (COMMIT or ROLLBACK): whether the
-               writes before it in this batch are in the file is unknown, so none of them
-               is acknowledged; the rest of the batch starts a new transaction */
-            for (struct item *prev = batch; prev != it; prev = prev->next) {
-                if (prev->rc == 0) {
-                    prev->rc = WRITER_ECOMMIT;
-                    snprintf(prev->err, prev->errlen,
-                             "another write (%s) ended the transaction", it->origin);
-                }
+               writes before it in this batch are in the file is unknown */
+            if (restart(w, batch, it, "a write must not end the writer's transaction")) {
+                it->tx_us = clock_mono_us() - t0;
+                return 1;
             }
-            it->rc = -1;
-            snprintf(it->err, it->errlen, "a write must not end the writer's transaction");
-            log_err("writer: %s ended the transaction", it->origin);
-            if (step(w, w->begin, msg, sizeof(msg)) < 0) {
-                fail_all(it->next, WRITER_ECOMMIT, msg);
+        } else if (it->rc < 0 && atomic && sqlite3_total_changes64(w->db) != changes) {
+            /* no savepoint to go back to: only the whole transaction can undo it */
+            if (restart(w, batch, it, "an atomic write failed after changing the database")) {
                 it->tx_us = clock_mono_us() - t0;
                 return 1;
             }
         } else if (it->rc < 0) {
             if (!it->err[0])
                 snprintf(it->err, it->errlen, "write failed: %s", sqlite3_errmsg(w->db));
-            step(w, w->rollback_to, NULL, 0);
-            step(w, w->release, NULL, 0);
-        } else if (step(w, w->release, msg, sizeof(msg)) < 0) {
+            if (!atomic) {
+                step(w, w->rollback_to, NULL, 0);
+                step(w, w->release, NULL, 0);
+            }
+        } else if (!atomic && step(w, w->release, msg, sizeof(msg)) < 0) {
             it->rc = -1;
             snprintf(it->err, it->errlen, "%s", msg);
         }
@@ -479,10 +504,10 @@ int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, voi
 }
 
 int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
-                     writer_done_fn *done, void *ctx)
+                     unsigned flags, writer_done_fn *done, void *ctx)
 {
     struct async_item *a = xcalloc(1, sizeof(*a));
-    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .done = done,
+    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .flags = flags, .done = done,
                           .done_ctx = ctx, .err = a->errbuf, .errlen = sizeof(a->errbuf)};
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {

@@ -9,7 +9,8 @@
  *   BEGIN IMMEDIATE
  *     SAVEPOINT w; write 1; RELEASE w         a write that fails is rolled back to its
  *     SAVEPOINT w; write 2; ROLLBACK TO w...  savepoint and gets its own error; the
- *     ...                                     others of the batch go on
+ *     write 3 (WRITER_ATOMIC)                 others of the batch go on. A write that
+ *     ...                                     undoes its own failure needs no savepoint
  *   COMMIT                                    then each waiter is woken with its result
  *
  * A write is acknowledged (writer_submit returns 0) only after COMMIT returned SQLITE_OK.
@@ -96,15 +97,24 @@ int writer_submit(struct writer *w, const char *origin, writer_fn *fn, void *arg
    stopping: counted as dropped). Errors of async writes are logged and counted. */
 int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, void *arg,
                         void (*free_arg)(void *));
+/* Flags of writer_submit_cb(). */
+#define WRITER_ATOMIC 1u /* fn undoes its own failure: it changes the database with one
+                            statement only (SQLite rolls a failed statement back by itself)
+                            or fails before changing anything, so it runs without a
+                            savepoint of its own. A write that breaks this promise (fails
+                            after a change stuck) costs the whole transaction: it is rolled
+                            back, the writes before it in the batch get WRITER_ECOMMIT and
+                            the error is logged. */
+
 /* Called from the writer thread once the batch of a writer_submit_cb() write committed or
    failed, with rc and err as writer_submit() would return them. It must be quick and must
    not wait on the writer (it runs on its thread). */
 typedef void writer_done_fn(void *ctx, int rc, const char *err);
 /* Queues fn(arg) without blocking the caller; done(ctx, ...) reports the outcome (the
-   HTTP server resumes a suspended request with it). 0 queued; WRITER_ESTOPPED when the
-   writer is stopping (done is then not called). */
+   HTTP server resumes a suspended request with it). flags: 0 or WRITER_ATOMIC. 0 queued;
+   WRITER_ESTOPPED when the writer is stopping (done is then not called). */
 int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
-                     writer_done_fn *done, void *ctx);
+                     unsigned flags, writer_done_fn *done, void *ctx);
 /* Stops taking writes, runs every queued one, joins the thread and gives the connection
    back (the caller closes it). */
 sqlite3 *writer_stop(struct writer *w);

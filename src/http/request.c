@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/jsonenc.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/app.h"
@@ -50,14 +51,12 @@ void request_set_header(struct request *r, const char *name, const char *value)
 
 int request_json(struct request *r, int status, json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    buf_reset(&r->out); /* encoded straight into the body */
+    int rc = json_encode(&r->out, v);
     json_decref(v);
-    buf_reset(&r->out);
-    if (!s)
+    if (rc != 0)
         return request_text(r, 500, "cannot encode JSON\n");
-    buf_adds(&r->out, s);
     buf_addc(&r->out, '\n');
-    free(s);
     r->content_type = "application/json";
     return status;
 }
@@ -197,13 +196,13 @@ static void resume(void *ctx, int rc, const char *err)
     MHD_resume_connection(r->conn);
 }
 
-int request_defer(struct request *r, writer_fn *fn, void *arg,
+int request_defer(struct request *r, writer_fn *fn, void *arg, unsigned flags,
                   int (*then)(struct request *r, int rc, const char *err))
 {
     r->then = then;
     /* suspended before the write is queued, so the resume can never come first */
     MHD_suspend_connection(r->conn);
-    if (writer_submit_cb(r->app->writer, r->route, fn, arg, resume, r) != 0)
+    if (writer_submit_cb(r->app->writer, r->route, fn, arg, flags, resume, r) != 0)
         resume(r, WRITER_ESTOPPED, "the writer is stopping");
     return REQUEST_DEFERRED;
 }

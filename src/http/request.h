@@ -103,10 +103,10 @@ int request_json_body(struct request *r, json_t **out);
    worker serves other connections meanwhile, and many requests' writes share one
    transaction. Once the write committed (or failed), then(r, rc, err) runs on a worker
    thread to build the response, with rc and err as writer_submit() returns them. arg
-   must live until then (keep it in r->state). A handler returns request_defer()'s value:
-   REQUEST_DEFERRED. */
+   must live until then (keep it in r->state). flags as writer_submit_cb() takes them
+   (WRITER_ATOMIC). A handler returns request_defer()'s value: REQUEST_DEFERRED. */
 #define REQUEST_DEFERRED 0
-int request_defer(struct request *r, writer_fn *fn, void *arg,
+int request_defer(struct request *r, writer_fn *fn, void *arg, unsigned flags,
                   int (*then)(struct request *r, int rc, const char *err));
 
 /* The reason phrase of an HTTP status ("Not Found"). */

@@ -95,7 +95,7 @@ int maintenance_checkpoint(struct app *app, char *msg, size_t msglen)
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
     int ret = -1;
-    if (writer_submit_cb(app->writer, "checkpoint", ckpt_note, &c, ckpt_run, &c) != 0) {
+    if (writer_submit_cb(app->writer, "checkpoint", ckpt_note, &c, 0, ckpt_run, &c) != 0) {
         snprintf(msg, msglen, "the writer is stopping");
         goto out;
     }

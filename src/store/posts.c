@@ -2,8 +2,9 @@
  * posts.c - posts and pages; see posts.h.
  *
  * Reads use db_prepare_cached(), so each reader connection prepares each query once.
- * Writes are writer functions: they run in the writer's transaction and savepoint, and
- * read back what they stored (RETURNING) so the caller answers with the stored row.
+ * Writes are writer functions: one statement each (no RETURNING: it builds an ephemeral
+ * table per row; the rowid and the change count say the same), and on request they read
+ * the stored row back inside the same transaction.
  */
 #include <string.h>
 #include <time.h>
@@ -157,7 +158,7 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
             db, "INSERT INTO posts (slug, title, body_md, kind, status, published_at, "
                 "created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, 'post'), "
                 "coalesce(?5, 'draft'), CASE WHEN coalesce(?5, 'draft') = 'published' "
-                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7) RETURNING id");
+                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7)");
     } else {
         /* absent fields keep their value; publishing without a date stamps it now */
         st = db_prepare_cached(
@@ -168,7 +169,7 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
                 "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "
                 "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
                 "  ELSE published_at END, "
-                "updated_at = ?7 WHERE id = ?8 RETURNING id");
+                "updated_at = ?7 WHERE id = ?8");
     }
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
@@ -185,26 +186,26 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int64(st, 8, w->id);
         sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
     }
-    /* only the id comes back: the writer's time is the scarce one, so the stored row is
-       read (and turned into JSON) by the caller, on a reader, after the commit */
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
-        found = 1;
-        w->id = sqlite3_column_int64(st, 0);
-        rc = sqlite3_step(st); /* finish the statement: RETURNING applies on completion */
-    }
+    int rc = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(db);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE && !found) {
-        w->not_found = 1;
-        snprintf(err, errlen, "no post %lld", (long long)w->id);
-        return -1;
-    }
     if (rc != SQLITE_DONE) {
         if (ext == SQLITE_CONSTRAINT_UNIQUE)
             w->slug_conflict = 1;
         snprintf(err, errlen, "%s", sqlite3_errmsg(db));
         return -1;
+    }
+    if (w->id == 0) {
+        w->id = sqlite3_last_insert_rowid(db);
+    } else if (sqlite3_changes(db) == 0) {
+        w->not_found = 1;
+        snprintf(err, errlen, "no post %lld", (long long)w->id);
+        return -1;
+    }
+    if (w->want_result && posts_get(db, w->id, 1, &w->result) != 0) {
+        /* cannot happen short of an I/O error; the row is changed already, so the write
+           stands and the caller reports that it cannot show it */
+        log_err("posts: cannot read post %lld back", (long long)w->id);
     }
     return 0;
 }

@@ -39,14 +39,17 @@ int posts_list(sqlite3 *db, const struct posts_query *q, json_t **items, sqlite3
 int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_t **items,
                     int *more);
 
-/* A create or update, to run through writer_submit with posts_write as the function.
+/* A create or update, to run through the writer with posts_write as the function.
    `fields` holds the validated input (keys as in the model; absent keys are left as they
-   are on update). On success id is set; the caller reads the stored post back
-   (posts_get on a reader) once the write committed. */
+   are on update). On success id is set and, when want_result is, result holds the stored
+   post as this write left it, read inside the transaction (the writer's connection has it
+   in its page cache; a reader would start a transaction of its own for it). posts_write
+   and posts_delete change the database with one statement: they may run WRITER_ATOMIC. */
 struct post_write {
     sqlite3_int64 id;       /* 0 for a create */
     json_t *fields;         /* borrowed */
-    json_t *result;         /* the stored post, read back by the caller after commit */
+    int want_result;
+    json_t *result;         /* the stored post (the caller decrefs) */
     int not_found;          /* update/delete: no such id */
     int slug_conflict;      /* the slug belongs to another post */
 };

@@ -10,17 +10,17 @@
 #include "db/db.h"
 #include "store/tokens.h"
 
-static void hash_hex(const char *token, char out[65])
+static void hash_hex(const char *token, char out[TOKEN_HASH_LEN + 1])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
-    sodium_bin2hex(out, 65, h, sizeof(h));
+    sodium_bin2hex(out, TOKEN_HASH_LEN + 1, h, sizeof(h));
 }
 
 int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen)
 {
     unsigned char raw[32];
-    char hash[65];
+    char hash[TOKEN_HASH_LEN + 1];
     if (tokenlen < TOKEN_LEN + 1)
         return log_err("tokens: buffer too small");
     randombytes_buf(raw, sizeof(raw));
@@ -87,19 +87,31 @@ int tokens_list(sqlite3 *db, json_t **out)
     return 0;
 }
 
-int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale)
+int tokens_hash(const char *token, char *hash)
 {
-    char hash[65];
     if (strlen(token) != TOKEN_LEN || strncmp(token, "of_", 3) != 0)
         return 1;
     hash_hex(token, hash);
+    return 0;
+}
+
+int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale)
+{
+    char hash[TOKEN_HASH_LEN + 1];
+    if (tokens_hash(token, hash))
+        return 1;
+    return tokens_check_hash(db, hash, id, stale);
+}
+
+int tokens_check_hash(sqlite3 *db, const char *hash, sqlite3_int64 *id, int *stale)
+{
     sqlite3_stmt *st = db_prepare_cached(
         db, "SELECT id, last_used_at IS NULL OR last_used_at < "
             "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-60 seconds') "
             "FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, hash, TOKEN_HASH_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);

@@ -23,9 +23,17 @@ int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen);
 int tokens_revoke(sqlite3 *db, const char *name);
 /* Every token: [{id, name, created_at, last_used_at, revoked_at}]. 0 or -1 logged. */
 int tokens_list(sqlite3 *db, json_t **out);
-/* Checks a presented token on a reader: 0 valid (*id set; *stale when its last use was
-   recorded over a minute ago, or never), 1 unknown or revoked, -1 logged. */
+#define TOKEN_HASH_LEN 64 /* hex SHA-256, without the NUL */
+
+/* The stored form of a presented token into hash (TOKEN_HASH_LEN + 1 bytes): 0, or 1
+   when it cannot be a token (wrong length or prefix) and needs no lookup. */
+int tokens_hash(const char *token, char *hash);
+/* Checks a presented token: 0 valid (*id set; *stale when its last use was recorded over
+   a minute ago, or never), 1 unknown or revoked, -1 logged. */
 int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale);
+/* The same for a token already hashed by tokens_hash(): on a reader, or inside a writer
+   function, where the check and the write it allows are one transaction. */
+int tokens_check_hash(sqlite3 *db, const char *hash, sqlite3_int64 *id, int *stale);
 /* Writer function: records the use of token *(sqlite3_int64 *)arg now. */
 int tokens_touch(sqlite3 *db, void *arg, char *err, size_t errlen);
 #endif

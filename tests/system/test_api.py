@@ -240,6 +240,39 @@ class ApiTest(harness.TestCase):
         r = run(["token", "list", "--db", self.db])
         self.assertIn("REVOKED", r.stdout)
 
+    def test_writes_check_the_token_in_their_own_transaction(self):
+        post = self.create(title="Kept")
+        path = "/api/v1/posts/%d" % post["id"]
+        bad = "of_" + "B" * 43
+        # a refused body or id tells nothing to a caller without a valid token
+        for method, p, body, raw, want in [
+                ("POST", "/api/v1/posts", None, b'{"title":', 400),
+                ("POST", "/api/v1/posts", {"title": "x", "kind": "note"}, None, 422),
+                ("PATCH", path, {"status": "live"}, None, 422),
+                ("PATCH", "/api/v1/posts/abc", {"title": "x"}, None, 404),
+                ("DELETE", "/api/v1/posts/abc", None, None, 404)]:
+            h = {"Content-Type": "application/json"} if raw else None
+            self.assertEqual(self.call(method, p, body, token=bad, raw=raw, headers=h)[0], 401,
+                             (method, p))
+            self.assertEqual(self.call(method, p, body, raw=raw, headers=h)[0], want, (method, p))
+        # the token's last use is noted by the write itself, committed with it
+        con = sqlite3.connect(self.db)
+        con.execute("UPDATE api_tokens SET last_used_at = NULL")
+        con.commit()
+        status, _, out = self.call("PATCH", path, {"title": "Kept, renamed"})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(out["title"], "Kept, renamed")
+        used = con.execute("SELECT last_used_at FROM api_tokens WHERE name='tests'").fetchone()
+        self.assertIsNotNone(used[0])
+        # revoked by another process: no write gets through, and nothing changed
+        self.assertEqual(run(["token", "revoke", "tests", "--db", self.db]).returncode, 0)
+        self.assertEqual(self.call("PATCH", path, {"title": "stolen"})[0], 401)
+        self.assertEqual(self.call("DELETE", path)[0], 401)
+        self.assertEqual(self.call("POST", "/api/v1/posts", {"title": "stolen"})[0], 401)
+        rows = con.execute("SELECT title FROM posts").fetchall()
+        con.close()
+        self.assertEqual(rows, [("Kept, renamed",)])
+
     def test_token_command_errors(self):
         for args in (["token"], ["token", "create"], ["token", "create", "bad name"],
                      ["token", "frobnicate", "x"], ["token", "list", "extra"]):

@@ -242,6 +242,83 @@ static void test_a_write_ending_the_transaction_acknowledges_nothing_before_it(v
     stop(w);
 }
 
+/* outcomes of writer_submit_cb() writes, reported on the writer's thread */
+struct outcome {
+    int rc, reported;
+    char err[256];
+};
+static pthread_mutex_t outcome_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t outcome_cv = PTHREAD_COND_INITIALIZER;
+
+static void outcome_done(void *ctx, int rc, const char *err)
+{
+    struct outcome *o = ctx;
+    pthread_mutex_lock(&outcome_mu);
+    o->rc = rc;
+    snprintf(o->err, sizeof(o->err), "%s", err);
+    o->reported = 1;
+    pthread_cond_broadcast(&outcome_cv);
+    pthread_mutex_unlock(&outcome_mu);
+}
+
+/* Queues writes[i] (atomic, value values[i]) behind the gate, so they form one batch, and
+   waits for every outcome. */
+static void atomic_batch(struct writer *w, writer_fn **writes, const long *values, int n,
+                         struct outcome *out)
+{
+    gate_reset();
+    pthread_t holder;
+    struct sub hs = {w, "gate", wait_at_gate, 100000 + values[0], 1, 0, ""};
+    pthread_create(&holder, NULL, submitter, &hs);
+    gate_wait_entered();
+    for (int i = 0; i < n; i++) {
+        out[i] = (struct outcome){0};
+        assert_int_equal(writer_submit_cb(w, "atomic", writes[i], (void *)(intptr_t)values[i],
+                                          WRITER_ATOMIC, outcome_done, &out[i]), 0);
+    }
+    gate_release();
+    pthread_join(holder, NULL);
+    assert_int_equal(hs.rc, 0);
+    pthread_mutex_lock(&outcome_mu);
+    for (int i = 0; i < n; i++)
+        while (!out[i].reported)
+            pthread_cond_wait(&outcome_cv, &outcome_mu);
+    pthread_mutex_unlock(&outcome_mu);
+}
+
+static void test_atomic_writes_run_without_savepoints(void **state)
+{
+    (void)state;
+    struct writer *w = start(NULL);
+    struct outcome out[4];
+    /* a statement that fails undoes itself: only that write fails */
+    writer_fn *ok_dup_ok[] = {insert_value, insert_value, insert_value};
+    long values[] = {1, 1, 2};
+    atomic_batch(w, ok_dup_ok, values, 3, out);
+    assert_int_equal(out[0].rc, 0);
+    assert_int_equal(out[1].rc, -1);
+    assert_non_null(strstr(out[1].err, "UNIQUE constraint failed"));
+    assert_int_equal(out[2].rc, 0);
+    assert_int_equal(count_rows("WHERE v IN (1, 2)"), 2);
+
+    /* a write that fails after its change stuck breaks the promise: the transaction is
+       rolled back, the writes before it are not acknowledged, the ones after it are */
+    writer_fn *broken[] = {insert_value, insert_value, insert_then_fail, insert_value};
+    long values2[] = {10, 1, 12, 13};
+    atomic_batch(w, broken, values2, 4, out);
+    assert_int_equal(out[0].rc, WRITER_ECOMMIT);
+    assert_int_equal(out[1].rc, -1); /* its own failure stays its own */
+    assert_int_equal(out[2].rc, -1);
+    assert_non_null(strstr(out[2].err, "atomic write failed after changing"));
+    assert_int_equal(out[3].rc, 0);
+    assert_int_equal(count_rows("WHERE v IN (10, 12)"), 0);
+    assert_int_equal(count_rows("WHERE v = 13"), 1);
+    struct writer_stats st;
+    writer_get_stats(w, &st);
+    assert_int_equal(st.committed, 5); /* the two gates' writes, 1, 2 and 13 */
+    stop(w);
+}
+
 static void test_group_commit_under_concurrency(void **state)
 {
     (void)state;
@@ -444,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_acknowledged_write_is_committed),
         cmocka_unit_test(test_one_failing_write_in_a_batch_leaves_the_others),
         cmocka_unit_test(test_a_write_ending_the_transaction_acknowledges_nothing_before_it),
+        cmocka_unit_test(test_atomic_writes_run_without_savepoints),
         cmocka_unit_test(test_group_commit_under_concurrency),
         cmocka_unit_test(test_fire_and_forget_is_drained_on_stop),
         cmocka_unit_test(test_async_queue_is_bounded),
