@@ -323,9 +323,7 @@ static int write_outcome(struct request *r, int rc, struct post_write *w, const 
             snprintf(loc, sizeof(loc), "/api/v1/posts/%lld", (long long)w->id);
             request_set_header(r, "Location", loc);
         }
-        json_t *result = w->result;
-        w->result = NULL;
-        return request_json(r, created ? 201 : 200, result);
+        return request_json(r, created ? 201 : 200, posts_row_json(w->row));
     }
     if (w->slug_conflict)
         return request_error_field(r, 409, "conflict", "Another post has this slug.", "slug");
@@ -414,7 +412,7 @@ struct api_write {
 static void api_write_free(void *p)
 {
     struct api_write *a = p;
-    json_decref(a->w.result);
+    free(a->w.row);
     json_decref(a->fields);
     free(a);
 }
@@ -471,7 +469,7 @@ static int post_written(struct request *r, int rc, const char *err)
         r->content_type = NULL;
         return 204;
     }
-    if (rc == 0 && !a->w.result)
+    if (rc == 0 && !a->w.row)
         return request_error(r, 500, "The post was saved but cannot be read back.");
     return write_outcome(r, rc, &a->w, err, a->created);
 }

@@ -12,15 +12,20 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "db/db.h"
 #include "store/posts.h"
 
 #define COLUMNS "id, slug, title, body_md, kind, status, published_at, created_at, updated_at"
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
+#define NTEXT 8 /* the text columns, after id */
+static const char *const text_names[NTEXT] = {"slug",   "title",        "body_md",
+                                              "kind",   "status",       "published_at",
+                                              "created_at", "updated_at"};
+
+static json_t *text_or_null(const char *t, size_t len)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
+    return t ? json_stringn(t, len) : json_null();
 }
 
 /* The row at st (columns in COLUMNS order) as a JSON object. */
@@ -28,11 +33,51 @@ static json_t *row(sqlite3_stmt *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    static const char *const names[] = {"slug",   "title",        "body_md",
-                                        "kind",   "status",       "published_at",
-                                        "created_at", "updated_at"};
-    for (int i = 0; i < 8; i++)
-        json_object_set_new(o, names[i], text_or_null(st, i + 1));
+    for (int i = 0; i < NTEXT; i++) {
+        const char *t = (const char *)sqlite3_column_text(st, i + 1);
+        json_object_set_new(o, text_names[i],
+                            text_or_null(t, (size_t)sqlite3_column_bytes(st, i + 1)));
+    }
+    return o;
+}
+
+struct post_row {
+    sqlite3_int64 id;
+    const char *text[NTEXT]; /* into data; NULL for SQL NULL */
+    size_t len[NTEXT];
+    char data[];
+};
+
+/* The row at st copied into one allocation (made on the writer's thread, which should
+   not spend its time building JSON objects that another thread then frees). */
+static struct post_row *row_copy(sqlite3_stmt *st)
+{
+    size_t total = 0;
+    for (int i = 0; i < NTEXT; i++)
+        if (sqlite3_column_text(st, i + 1))
+            total += (size_t)sqlite3_column_bytes(st, i + 1) + 1;
+    struct post_row *r = xmalloc(sizeof(*r) + total);
+    r->id = sqlite3_column_int64(st, 0);
+    char *p = r->data;
+    for (int i = 0; i < NTEXT; i++) {
+        const char *t = (const char *)sqlite3_column_text(st, i + 1);
+        r->len[i] = t ? (size_t)sqlite3_column_bytes(st, i + 1) : 0;
+        r->text[i] = t ? p : NULL;
+        if (t) {
+            memcpy(p, t, r->len[i]);
+            p[r->len[i]] = '\0';
+            p += r->len[i] + 1;
+        }
+    }
+    return r;
+}
+
+json_t *posts_row_json(const struct post_row *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(r->id));
+    for (int i = 0; i < NTEXT; i++)
+        json_object_set_new(o, text_names[i], text_or_null(r->text[i], r->len[i]));
     return o;
 }
 
@@ -202,10 +247,18 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
         snprintf(err, errlen, "no post %lld", (long long)w->id);
         return -1;
     }
-    if (w->want_result && posts_get(db, w->id, 1, &w->result) != 0) {
-        /* cannot happen short of an I/O error; the row is changed already, so the write
-           stands and the caller reports that it cannot show it */
-        log_err("posts: cannot read post %lld back", (long long)w->id);
+    if (w->want_result) {
+        st = db_prepare_cached(db, "SELECT " COLUMNS " FROM posts WHERE id = ?1");
+        if (st) {
+            sqlite3_bind_int64(st, 1, w->id);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                w->row = row_copy(st);
+            sqlite3_reset(st);
+        }
+        /* not found cannot happen short of an I/O error; the row is changed already, so
+           the write stands and the caller reports that it cannot show it */
+        if (!w->row)
+            log_err("posts: cannot read post %lld back", (long long)w->id);
     }
     return 0;
 }

@@ -41,19 +41,22 @@ int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_
 
 /* A create or update, to run through the writer with posts_write as the function.
    `fields` holds the validated input (keys as in the model; absent keys are left as they
-   are on update). On success id is set and, when want_result is, result holds the stored
+   are on update). On success id is set and, when want_result is, row holds the stored
    post as this write left it, read inside the transaction (the writer's connection has it
    in its page cache; a reader would start a transaction of its own for it). posts_write
    and posts_delete change the database with one statement: they may run WRITER_ATOMIC. */
+struct post_row; /* a post's columns in one allocation: free() it */
 struct post_write {
     sqlite3_int64 id;       /* 0 for a create */
     json_t *fields;         /* borrowed */
     int want_result;
-    json_t *result;         /* the stored post (the caller decrefs) */
+    struct post_row *row;   /* the stored post (the caller frees it) */
     int not_found;          /* update/delete: no such id */
     int slug_conflict;      /* the slug belongs to another post */
 };
 int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen);
+/* The post of a post_write's row as JSON (the same object posts_get gives). */
+json_t *posts_row_json(const struct post_row *r);
 /* Deletes post `id` (arg: struct post_write). */
 int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
 

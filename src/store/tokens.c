@@ -105,13 +105,15 @@ int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale)
 
 int tokens_check_hash(sqlite3 *db, const char *hash, sqlite3_int64 *id, int *stale)
 {
+    char minute_ago[32]; /* bound rather than strftime('now', ...) in SQL: cheaper */
+    clock_iso8601(time(NULL) - 60, minute_ago, sizeof(minute_ago));
     sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT id, last_used_at IS NULL OR last_used_at < "
-            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-60 seconds') "
+        db, "SELECT id, last_used_at IS NULL OR last_used_at < ?2 "
             "FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, hash, TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, minute_ago, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
