@@ -198,16 +198,19 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_stmt *st;
     char now[32];
     clock_iso8601(time(NULL), now, sizeof(now));
+    /* OR FAIL: one row, whose constraints are all checked before anything is written, so
+       a failure leaves nothing to undo either way; and without ABORT, SQLite does not open
+       a statement journal and copy every page the statement touches into it */
     if (w->id == 0) {
         st = db_prepare_cached(
-            db, "INSERT INTO posts (slug, title, body_md, kind, status, published_at, "
+            db, "INSERT OR FAIL INTO posts (slug, title, body_md, kind, status, published_at, "
                 "created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, 'post'), "
                 "coalesce(?5, 'draft'), CASE WHEN coalesce(?5, 'draft') = 'published' "
                 "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7)");
     } else {
         /* absent fields keep their value; publishing without a date stamps it now */
         st = db_prepare_cached(
-            db, "UPDATE posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
+            db, "UPDATE OR FAIL posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
                 "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
                 "status = coalesce(?5, status), "
                 "published_at = CASE WHEN ?9 THEN (CASE WHEN ?6 IS NULL AND "
