@@ -12,7 +12,7 @@
 
 #include "core/jsonenc.h"
 
-static int encode_string(struct buf *b, const char *s, size_t len)
+int json_encode_string(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (buf_addc(b, '"') < 0)
@@ -47,6 +47,38 @@ static int encode_string(struct buf *b, const char *s, size_t len)
     if (buf_add(b, s + run, len - run) < 0)
         return -1;
     return buf_addc(b, '"');
+}
+
+int json_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p++;
+        if (c < 0x80)
+            continue;
+        int more;
+        unsigned cp, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1, cp = c & 0x1F, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2, cp = c & 0x0F, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0; /* a continuation byte first, an overlong C0/C1 lead, or F5..FF */
+        }
+        if (end - p < more)
+            return 0;
+        for (int i = 0; i < more; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        p += more;
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+    }
+    return 1;
 }
 
 static int encode_real(struct buf *b, double d)
@@ -90,7 +122,7 @@ static int encode(struct buf *b, json_t *v, int depth)
         json_t *item;
         int first = 1;
         json_object_keylen_foreach(v, key, klen, item) {
-            if ((!first && buf_addc(b, ',') < 0) || encode_string(b, key, klen) < 0 ||
+            if ((!first && buf_addc(b, ',') < 0) || json_encode_string(b, key, klen) < 0 ||
                 buf_addc(b, ':') < 0 || encode(b, item, depth + 1) < 0)
                 return -1;
             first = 0;
@@ -106,7 +138,7 @@ static int encode(struct buf *b, json_t *v, int depth)
         return buf_addc(b, ']');
     }
     case JSON_STRING:
-        return encode_string(b, json_string_value(v), json_string_length(v));
+        return json_encode_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:

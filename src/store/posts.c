@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/jsonenc.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
@@ -72,13 +73,20 @@ static struct post_row *row_copy(sqlite3_stmt *st)
     return r;
 }
 
-json_t *posts_row_json(const struct post_row *r)
+int posts_row_encode(struct buf *b, const struct post_row *r)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(r->id));
-    for (int i = 0; i < NTEXT; i++)
-        json_object_set_new(o, text_names[i], text_or_null(r->text[i], r->len[i]));
-    return o;
+    if (buf_addf(b, "{\"id\":%lld", (long long)r->id) < 0)
+        return -1;
+    for (int i = 0; i < NTEXT; i++) {
+        if (r->text[i] && !json_utf8_valid(r->text[i], r->len[i]))
+            continue; /* jansson refuses it as a string: row() leaves it out */
+        if (buf_addf(b, ",\"%s\":", text_names[i]) < 0)
+            return -1;
+        if (r->text[i] ? json_encode_string(b, r->text[i], r->len[i]) < 0
+                       : buf_add(b, "null", 4) < 0)
+            return -1;
+    }
+    return buf_addc(b, '}');
 }
 
 static int one(sqlite3 *db, sqlite3_stmt *st, json_t **out)

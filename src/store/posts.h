@@ -16,6 +16,8 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
+#include "core/buf.h"
+
 #define POSTS_MAX_LIMIT 100
 
 struct posts_query {
@@ -55,8 +57,10 @@ struct post_write {
     int slug_conflict;      /* the slug belongs to another post */
 };
 int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen);
-/* The post of a post_write's row as JSON (the same object posts_get gives). */
-json_t *posts_row_json(const struct post_row *r);
+/* The JSON text of a post_write's row appended to b, without building an object: byte for
+   byte json_encode() of the object posts_get gives for the same row (a text that is not
+   UTF-8 is left out, as jansson leaves it out there). 0, or -1 at b's limit. */
+int posts_row_encode(struct buf *b, const struct post_row *r);
 /* Deletes post `id` (arg: struct post_write). */
 int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
 
