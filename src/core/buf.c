@@ -61,6 +61,11 @@ static int grow(struct buf *b, size_t extra)
     return 0;
 }
 
+int buf_reserve(struct buf *b, size_t extra)
+{
+    return grow(b, extra);
+}
+
 int buf_add(struct buf *b, const void *data, size_t len)
 {
     if (grow(b, len) < 0)
@@ -84,13 +89,20 @@ int buf_addc(struct buf *b, char c)
 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
+    /* formatted straight into the room there is; only a text that does not fit is
+       formatted a second time, after growing */
+    size_t room = b->cap - b->len;
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, cp);
     va_end(cp);
-    if (n < 0 || grow(b, (size_t)n) < 0)
+    if (n < 0 || grow(b, (size_t)n) < 0) {
+        if (room)
+            b->data[b->len] = '\0'; /* whatever was formatted is not appended */
         return -1;
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
+    if ((size_t)n >= room)
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;
 }

@@ -34,6 +34,9 @@ char *buf_detach(struct buf *b, size_t *len);
 /* The contents as a C string; "" for a buffer that never grew. Valid until next change. */
 const char *buf_str(const struct buf *b);
 
+/* Makes room for extra more bytes in one allocation, when the size is known ahead. 0, or -1
+   when that would exceed the limit (nothing changes). */
+int buf_reserve(struct buf *b, size_t extra);
 /* Appends; 0 on success, -1 when the limit would be exceeded (nothing appended). */
 int buf_add(struct buf *b, const void *data, size_t len);
 int buf_adds(struct buf *b, const char *s);
