@@ -1,6 +1,7 @@
 """The JSON API over real HTTP against the real binary: every status code it promises,
-cursor pagination at its boundaries, tokens (missing, bad, revoked mid-session), malformed
-JSON bodies, unicode slugs, ETag revalidation, and the page-view / last-use writes."""
+cursor pagination at its boundaries, tokens (missing, bad, revoked mid-session, checked by
+a write inside its own transaction), malformed JSON bodies, unicode slugs, ETag
+revalidation, and the page-view / last-use writes."""
 import json
 import os
 import sqlite3

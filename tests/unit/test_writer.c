@@ -1,6 +1,7 @@
 /* test_writer.c - the one writer: acknowledged means committed, savepoint isolation inside a
-   batch, group commit under concurrency, fire-and-forget, draining on stop, per-origin
-   accounting, checkpoints. */
+   batch, atomic writes without savepoints (and the price of breaking that promise), group
+   commit under concurrency, fire-and-forget, draining on stop, per-origin accounting,
+   checkpoints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
