@@ -431,7 +431,12 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
     const struct config *cfg = app->cfg;
     struct server *s = xcalloc(1, sizeof(*s));
     struct sockaddr_storage ss;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    /* poll(), not epoll: a deferred write suspends its connection and the writer resumes
+       it, and with epoll libmicrohttpd takes the socket out of the set and puts it back
+       (two epoll_ctl per request) and, edge-triggered, reads until EAGAIN (one more recv).
+       poll() over a worker's share of the connections costs neither: 5 syscalls per API
+       write instead of 8, about 7% more writes/s (bench/site_http.py). */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                          MHD_ALLOW_SUSPEND_RESUME;
     memset(&ss, 0, sizeof(ss));
     if (strchr(cfg->listen_host, ':')) {

@@ -3,7 +3,7 @@
  *
  * Lifecycle, driven by src/cmd/serve.c:
  *
- *   server_start()      listen; worker threads (ONEFILE_HTTP_THREADS, each its own epoll)
+ *   server_start()      listen; worker threads (ONEFILE_HTTP_THREADS, each its own poll())
  *      |                accept, parse, call the router's handlers
  *   server_quiesce()    stop accepting (the listening socket is closed); connections
  *      |                already open are served
