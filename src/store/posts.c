@@ -3,8 +3,9 @@
  *
  * Reads use db_prepare_cached(), so each reader connection prepares each query once.
  * Writes are writer functions: one statement each (no RETURNING: it builds an ephemeral
- * table per row; the rowid and the change count say the same), and on request they read
- * the stored row back inside the same transaction.
+ * table per row; the rowid and the change count say the same). On request they give the
+ * stored row: an insert binds every column (the schema's defaults applied here), so its
+ * row is what it bound; an update reads the row back inside the same transaction.
  */
 #include <string.h>
 #include <time.h>
@@ -202,6 +203,73 @@ static const char *field(json_t *fields, const char *name)
     return json_string_value(json_object_get(fields, name));
 }
 
+/* The columns of a new post: the fields given and, for the rest, the values the schema's
+   defaults would give (a published post without a date is stamped now). Inserted as they
+   are, so the row is the answer without reading it back. Text as C strings, as it is
+   bound: a JSON "\u0000" ends the text there. */
+static struct post_row *new_row(json_t *f, const char *now)
+{
+    const char *v[NTEXT] = {field(f, "slug"), field(f, "title"),  field(f, "body_md"),
+                            field(f, "kind"), field(f, "status"), field(f, "published_at"),
+                            now,              now};
+    if (!v[2])
+        v[2] = "";
+    if (!v[3])
+        v[3] = "post";
+    if (!v[4])
+        v[4] = "draft";
+    if (!v[5] && strcmp(v[4], "published") == 0)
+        v[5] = now;
+    size_t len[NTEXT], total = 0;
+    for (int i = 0; i < NTEXT; i++) {
+        len[i] = v[i] ? strlen(v[i]) : 0;
+        total += v[i] ? len[i] + 1 : 0;
+    }
+    struct post_row *r = xmalloc(sizeof(*r) + total);
+    r->id = 0;
+    char *p = r->data;
+    for (int i = 0; i < NTEXT; i++) {
+        r->len[i] = len[i];
+        r->text[i] = v[i] ? p : NULL;
+        if (v[i]) {
+            memcpy(p, v[i], len[i] + 1);
+            p += len[i] + 1;
+        }
+    }
+    return r;
+}
+
+static int insert(sqlite3 *db, struct post_write *w, const char *now, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = db_prepare_cached(
+        db, "INSERT OR FAIL INTO posts (slug, title, body_md, kind, status, published_at, "
+            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    struct post_row *r = new_row(w->fields, now);
+    for (int i = 0; i < NTEXT; i++)
+        sqlite3_bind_text(st, i + 1, r->text[i], (int)r->len[i], SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st); /* r is freed before the statement runs again */
+    if (rc != SQLITE_DONE) {
+        if (ext == SQLITE_CONSTRAINT_UNIQUE)
+            w->slug_conflict = 1;
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        free(r);
+        return -1;
+    }
+    w->id = r->id = sqlite3_last_insert_rowid(db);
+    if (w->want_result)
+        w->row = r;
+    else
+        free(r);
+    return 0;
+}
+
 int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct post_write *w = arg;
@@ -212,24 +280,18 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
     /* OR FAIL: one row, whose constraints are all checked before anything is written, so
        a failure leaves nothing to undo either way; and without ABORT, SQLite does not open
        a statement journal and copy every page the statement touches into it */
-    if (w->id == 0) {
-        st = db_prepare_cached(
-            db, "INSERT OR FAIL INTO posts (slug, title, body_md, kind, status, published_at, "
-                "created_at, updated_at) VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, 'post'), "
-                "coalesce(?5, 'draft'), CASE WHEN coalesce(?5, 'draft') = 'published' "
-                "THEN coalesce(?6, ?7) ELSE ?6 END, ?7, ?7)");
-    } else {
-        /* absent fields keep their value; publishing without a date stamps it now */
-        st = db_prepare_cached(
-            db, "UPDATE OR FAIL posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
-                "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
-                "status = coalesce(?5, status), "
-                "published_at = CASE WHEN ?9 THEN (CASE WHEN ?6 IS NULL AND "
-                "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "
-                "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
-                "  ELSE published_at END, "
-                "updated_at = ?7 WHERE id = ?8");
-    }
+    if (w->id == 0)
+        return insert(db, w, now, err, errlen);
+    /* absent fields keep their value; publishing without a date stamps it now */
+    st = db_prepare_cached(
+        db, "UPDATE OR FAIL posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
+            "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
+            "status = coalesce(?5, status), "
+            "published_at = CASE WHEN ?9 THEN (CASE WHEN ?6 IS NULL AND "
+            "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "
+            "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
+            "  ELSE published_at END, "
+            "updated_at = ?7 WHERE id = ?8");
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
         return -1;
@@ -241,10 +303,8 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_bind_text(st, 5, field(f, "status"), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, field(f, "published_at"), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, now, -1, SQLITE_TRANSIENT);
-    if (w->id) {
-        sqlite3_bind_int64(st, 8, w->id);
-        sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
-    }
+    sqlite3_bind_int64(st, 8, w->id);
+    sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
     int rc = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(db);
     sqlite3_reset(st);
@@ -254,9 +314,7 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
         snprintf(err, errlen, "%s", sqlite3_errmsg(db));
         return -1;
     }
-    if (w->id == 0) {
-        w->id = sqlite3_last_insert_rowid(db);
-    } else if (sqlite3_changes(db) == 0) {
+    if (sqlite3_changes(db) == 0) {
         w->not_found = 1;
         snprintf(err, errlen, "no post %lld", (long long)w->id);
         return -1;

@@ -1,7 +1,8 @@
 /* test_posts_encode.c - the JSON an API write answers with (posts_row_encode, from the row
-   the write read back inside its transaction) is byte for byte the JSON of the same post
-   read the ordinary way (posts_get on another connection, then json_encode): hostile and
-   unicode text, control characters, NULL and present dates, an update, and a row whose
+   an insert bound, defaults applied in C, or the row an update read back inside its
+   transaction) is byte for byte the JSON of the same post read the ordinary way (posts_get
+   on another connection, then json_encode): hostile and unicode text, control characters,
+   NULL, stamped and given dates, a NUL inside a JSON string, an update, and a row whose
    text is not UTF-8 (written behind onefile's back). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +89,33 @@ static void test_write_answer_is_the_read_json(void **state)
         0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Ünïcödé 中文", "slug", "ünï", "kind", "page",
                      "published_at", "2026-01-02T03:04:05Z"));
     write_and_compare(id, json_pack("{s:s}", "status", "published")); /* an update */
+    /* a draft keeps the date it was given; a published post keeps its own */
+    write_and_compare(0, json_pack("{s:s,s:s,s:s}", "title", "Dated draft", "slug", "dd",
+                                   "published_at", "2025-05-05T05:05:05Z"));
+    write_and_compare(0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Dated", "slug", "dp",
+                                   "status", "published", "published_at",
+                                   "2024-04-04T04:04:04Z"));
+    /* "\u0000" in JSON: the text stored, and answered, ends there */
+    write_and_compare(0, json_pack("{s:o,s:s,s:o}", "title", json_stringn("nul\0after", 9),
+                                   "slug", "nul", "body_md", json_stringn("b\0", 2)));
+
+    /* and what was stored is what a create means: the schema's defaults, a published post
+       stamped with its creation time, a given date kept */
+    static const char *const meant[] = {
+        "SELECT body_md = '' AND kind = 'post' AND status = 'draft' AND published_at IS NULL "
+        "AND created_at = updated_at AND created_at GLOB '2*T*Z' FROM posts WHERE slug = 'plain'",
+        "SELECT published_at = created_at FROM posts WHERE slug = 'hostile'",
+        "SELECT status = 'draft' AND published_at = '2025-05-05T05:05:05Z' FROM posts "
+        "WHERE slug = 'dd'",
+        "SELECT published_at = '2024-04-04T04:04:04Z' FROM posts WHERE slug = 'dp'",
+        "SELECT title = 'nul' AND body_md = 'b' FROM posts WHERE slug = 'nul'",
+    };
+    for (size_t i = 0; i < sizeof(meant) / sizeof(meant[0]); i++) {
+        long long yes = 0;
+        assert_int_equal(db_query_int(ro, meant[i], &yes), 0);
+        if (yes != 1)
+            fail_msg("not as meant: %s", meant[i]);
+    }
 }
 
 static void test_text_that_is_not_utf8_is_left_out_as_jansson_does(void **state)
