@@ -228,8 +228,11 @@ static int run_batch(struct writer *w, struct item *batch)
         }
         it->err[0] = '\0';
         it->rc = it->fn(w->db, it->arg, it->err, it->errlen) < 0 ? -1 : 0;
+        /* a statement the write left mid-way is reset (an idle one costs nothing to skip,
+           and the connection keeps every statement any write ever cached) */
         for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
-            sqlite3_reset(s);
+            if (sqlite3_stmt_busy(s))
+                sqlite3_reset(s);
         if (sqlite3_get_autocommit(w->db)) {
             /* the write ended the transaction itself (COMMIT or ROLLBACK): whether the
                writes before it in this batch are in the file is unknown */

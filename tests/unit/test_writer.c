@@ -1,5 +1,6 @@
 /* test_writer.c - the one writer: acknowledged means committed, savepoint isolation inside a
-   batch, atomic writes without savepoints (and the price of breaking that promise), group
+   batch, atomic writes without savepoints (and the price of breaking that promise), a
+   statement a write left running is reset after it, group
    commit under concurrency, fire-and-forget, draining on stop, per-origin accounting,
    checkpoints. */
 #include <setjmp.h>
@@ -287,6 +288,34 @@ static void atomic_batch(struct writer *w, writer_fn **writes, const long *value
     pthread_mutex_unlock(&outcome_mu);
 }
 
+static sqlite3_stmt *left_open;
+
+/* steps a query once and returns without resetting it, then writes */
+static int leave_a_query_open(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    left_open = db_prepare_cached(db, "SELECT v FROM t ORDER BY v");
+    if (!left_open || sqlite3_step(left_open) != SQLITE_ROW) {
+        snprintf(err, errlen, "select: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return insert_value(db, arg, err, errlen);
+}
+
+static void test_a_statement_left_running_is_reset_after_its_write(void **state)
+{
+    (void)state;
+    struct writer *w = start(NULL);
+    char err[256];
+    assert_int_equal(writer_submit(w, "test", insert_value, (void *)1, err, sizeof(err)), 0);
+    assert_int_equal(writer_submit(w, "test", leave_a_query_open, (void *)2, err, sizeof(err)), 0);
+    /* the writer is idle now: reading the flag races with nothing */
+    assert_false(sqlite3_stmt_busy(left_open));
+    assert_int_equal(count_rows("WHERE v IN (1, 2)"), 2);
+    assert_int_equal(writer_submit(w, "test", insert_value, (void *)3, err, sizeof(err)), 0);
+    assert_int_equal(count_rows("WHERE v = 3"), 1);
+    stop(w);
+}
+
 static void test_atomic_writes_run_without_savepoints(void **state)
 {
     (void)state;
@@ -523,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_one_failing_write_in_a_batch_leaves_the_others),
         cmocka_unit_test(test_a_write_ending_the_transaction_acknowledges_nothing_before_it),
         cmocka_unit_test(test_atomic_writes_run_without_savepoints),
+        cmocka_unit_test(test_a_statement_left_running_is_reset_after_its_write),
         cmocka_unit_test(test_group_commit_under_concurrency),
         cmocka_unit_test(test_fire_and_forget_is_drained_on_stop),
         cmocka_unit_test(test_async_queue_is_bounded),
