@@ -33,7 +33,11 @@ class ProfileTest(harness.TestCase):
         self.assertGreater(ser["reads"], 0)
         self.assertEqual(ser["busy_errors"], 0)
         self.assertEqual(ser["other_errors"], 0)
-        self.assertEqual(ser["busy_retries"], 0)  # one writer never waits on a lock
+        # one writer does not fight over the write lock, but SQLite may still answer its
+        # BEGIN IMMEDIATE with BUSY now and then while readers come and go (seen about once
+        # in twelve one-second runs; docs/writer.md shows 2): a handful, far from direct's
+        self.assertLessEqual(ser["busy_retries"], 3)
+        self.assertLess(ser["busy_retries"], modes["direct"]["busy_retries"])
         self.assertGreater(ser["batches"], 0)
         self.assertLessEqual(ser["batches"], ser["writes"])
         for m in modes.values():
