@@ -123,12 +123,16 @@ enum router_result router_match(const struct router *rt, const char *method, con
         return ROUTER_NOT_FOUND;
     for (size_t i = 0; i < rt->n; i++) {
         const struct route *r = &rt->routes[i];
-        if (!match_one(r, path, m))
-            continue;
-        if (method_ok(r->method, method)) {
+        if (method_ok(r->method, method) && match_one(r, path, m)) {
             m->route = r;
             return ROUTER_FOUND;
         }
+    }
+    /* no route for this method: which methods does the path have? (405 and Allow) */
+    for (size_t i = 0; i < rt->n; i++) {
+        const struct route *r = &rt->routes[i];
+        if (!match_one(r, path, m))
+            continue;
         path_seen = 1;
         /* collect the allowed methods, each once; GET brings HEAD */
         const char *add[2] = {r->method, strcmp(r->method, "GET") == 0 ? "HEAD" : NULL};
