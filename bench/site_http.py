@@ -7,6 +7,7 @@ synchronous=FULL commit rate of this disk. Bars (issue 5):
   GET /api/v1/posts/{id}                >= 1.0x nginx serving a file of the same size
   GET /posts/{slug} (HTML + page view)  >= 0.8x nginx serving a file of the same size
   POST /api/v1/posts (FULL)             >= 5x the raw single-row FULL commit rate
+                                        (median of BENCH_ROUNDS paired rounds, see below)
   mixed load (reads, views, API writes, contact posts) for BENCH_MIXED_SECONDS: zero 5xx
 usage: bench/site_http.py ONEFILE_BIN DIR
 """
@@ -25,6 +26,14 @@ import urllib.request
 BIN, DIR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 MIXED = int(os.environ.get("BENCH_MIXED_SECONDS", "60"))
+# The write bar compares two rates that each move by +-10% on a shared VM from one minute to
+# the next (the disk's fsync latency, the CPU the server gets). Each round measures the raw
+# commit rate and then the API's write rate right after it; the bar is on the median of
+# the rounds' ratios, and every round is printed.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# The server checkpoints and truncates its WAL 1 s after its last write: a raw measurement
+# overlapping that fsync would understate the disk, so each round starts after a quiet pause.
+QUIET_S = 2.0
 
 
 def free_port():
@@ -125,22 +134,34 @@ def main():
         api = wrk(base + api_path)
         ref_html = wrk(nbase + "/post.html")
         html = wrk(base + "/posts/bench")
-        full = raw_full_rate(os.path.join(DIR, "raw.db"))
 
         # wrk shares the 2 cores with the server: wrk.format() per request cost it ~6 us of
         # CPU per POST (measured), taken from the server. The request is a fixed prefix and
         # a body built by concatenation, so the client costs what it must.
-        post_lua = os.path.join(DIR, "post.lua")
-        with open(post_lua, "w") as f:
-            f.write('local n = 0\nlocal id = 0\n'
-                    'function setup(thread) id = id + 1; thread:set("tid", id) end\n'
-                    'local prefix = "POST /api/v1/posts HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\n'
-                    'Content-Type: application/json\\r\\nAuthorization: Bearer %s\\r\\n'
-                    'Content-Length: "\n'
-                    'request = function()\n  n = n + 1\n'
-                    '  local body = \'{"title":"w \' .. tid .. \' \' .. n .. \'"}\'\n'
-                    '  return prefix .. #body .. "\\r\\n\\r\\n" .. body\nend\n' % (port, token))
-        writes = wrk(base + "/api/v1/posts", post_lua)
+        # Each round's titles (and so slugs) are its own: a repeated one would be a 409.
+        def post_lua(round_no):
+            path = os.path.join(DIR, "post%d.lua" % round_no)
+            with open(path, "w") as f:
+                f.write('local n = 0\nlocal id = 0\n'
+                        'function setup(thread) id = id + 1; thread:set("tid", id) end\n'
+                        'local prefix = "POST /api/v1/posts HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\n'
+                        'Content-Type: application/json\\r\\nAuthorization: Bearer %s\\r\\n'
+                        'Content-Length: "\n'
+                        'request = function()\n  n = n + 1\n'
+                        '  local body = \'{"title":"w%d \' .. tid .. \' \' .. n .. \'"}\'\n'
+                        '  return prefix .. #body .. "\\r\\n\\r\\n" .. body\nend\n'
+                        % (port, token, round_no))
+            return path
+
+        rounds = []
+        for i in range(ROUNDS):
+            time.sleep(QUIET_S)
+            full = raw_full_rate(os.path.join(DIR, "raw%d.db" % i))
+            rounds.append((full, wrk(base + "/api/v1/posts", post_lua(i))))
+        ratios = sorted(w["rps"] / f for f, w in rounds)
+        ratio = ratios[len(ratios) // 2]
+        post_non2xx = sum(w["non2xx"] for _, w in rounds)
+        post_p99 = max(w["p99_ms"] for _, w in rounds)
 
         mixed_lua = os.path.join(DIR, "mixed.lua")
         with open(mixed_lua, "w") as f:
@@ -176,18 +197,22 @@ def main():
                                           ref_html["rps"], "1.00x", ref_html["p99_ms"]))
         print("%-44s %10.0f %7.2fx %9.2f" % ("GET /posts/bench (HTML + page view)", html["rps"],
                                             html["rps"] / ref_html["rps"], html["p99_ms"]))
-        print("%-44s %10.0f %8s" % ("raw single-row FULL commits/s (this disk)", full, "1.00x"))
-        print("%-44s %10.0f %7.2fx %9.2f" % ("POST /api/v1/posts (FULL)", writes["rps"],
-                                            writes["rps"] / full, writes["p99_ms"]))
+        for i, (f, w) in enumerate(rounds):
+            print("%-44s %10.0f %8s" % ("round %d: raw single-row FULL commits/s" % (i + 1), f,
+                                        "1.00x"))
+            print("%-44s %10.0f %7.2fx %9.2f" % ("round %d: POST /api/v1/posts (FULL)" % (i + 1),
+                                                w["rps"], w["rps"] / f, w["p99_ms"]))
+        print("%-44s %10s %7.2fx %9.2f" % ("POST /api/v1/posts, median of %d rounds" % ROUNDS,
+                                          "", ratio, post_p99))
         print("%-44s %10.0f %8s %9.2f" % ("mixed load", mixed["rps"], "", mixed["p99_ms"]))
         bars = [
             (api["rps"] / ref_api["rps"] >= 1.0, "GET /api/v1/posts/{id} >= 1.0x nginx (%.2fx)"
              % (api["rps"] / ref_api["rps"])),
             (html["rps"] / ref_html["rps"] >= 0.8, "GET /posts/{slug} >= 0.8x nginx (%.2fx)"
              % (html["rps"] / ref_html["rps"])),
-            (writes["rps"] / full >= 5, "POST /api/v1/posts >= 5x raw FULL commits (%.1fx)"
-             % (writes["rps"] / full)),
-            (writes["non2xx"] == 0, "POST /api/v1/posts: %d non-2xx" % writes["non2xx"]),
+            (ratio >= 5, "POST /api/v1/posts >= 5x raw FULL commits (median %.2fx; rounds %s)"
+             % (ratio, " ".join("%.2fx" % r for r in ratios))),
+            (post_non2xx == 0, "POST /api/v1/posts: %d non-2xx" % post_non2xx),
             (fivexx == 0, "mixed load: %d responses 5xx in %d s" % (fivexx, MIXED)),
         ]
         print()
