@@ -1,7 +1,10 @@
 """HTTP limits and hostile clients, over raw sockets against the real server: body cap
 (413 before the body is read), request smuggling (duplicate Content-Length, or
 Content-Length with Transfer-Encoding: 400 and close), oversized headers, a client
-trickling its headers (cut off by ONEFILE_REQUEST_TIMEOUT_S), and keep-alive kept."""
+trickling its headers (cut off by ONEFILE_REQUEST_TIMEOUT_S), and keep-alive kept, with
+nothing of one request's answer (a header, a status, a body) carried into the next on the
+same connection (the server reuses the connection's request record)."""
+import http.client
 import socket
 import time
 import unittest
@@ -106,6 +109,32 @@ class HttpLimitsTest(harness.TestCase):
                     reply += data
                 self.assertEqual(status_of(reply), 200)
                 self.assertNotIn(b"Connection: close", reply)
+
+    def test_nothing_of_one_answer_leaks_into_the_next_on_the_connection(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        try:
+            def ask(method, path, body=None):
+                conn.request(method, path, body=body, headers={"Accept": "application/json"})
+                resp = conn.getresponse()
+                return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+
+            status, headers, _ = ask("DELETE", "/healthz")
+            self.assertEqual((status, headers.get("allow")), (405, "GET, HEAD"))
+            status, headers, body = ask("POST", "/healthz", body=b"x" * 3000)
+            self.assertEqual(status, 405)
+            self.assertNotIn(b"xxx", body)
+            status, headers, body = ask("GET", "/nowhere")
+            self.assertEqual(status, 404)
+            self.assertNotIn("allow", headers)
+            status, headers, body = ask("GET", "/healthz")
+            self.assertEqual((status, body), (200, b"ok\n"))
+            self.assertNotIn("allow", headers)
+            self.assertIn("etag", headers)
+            status, headers, body = ask("GET", "/healthz")
+            self.assertEqual((status, body), (200, b"ok\n"))
+            self.assertEqual(headers["etag"].count('"'), 2)  # one ETag, not two
+        finally:
+            conn.close()
 
 
 if __name__ == "__main__":
