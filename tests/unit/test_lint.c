@@ -15,10 +15,10 @@
 #include "core/buf.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "fixture.h"
 
 static char dir[64];
 static char errbuf[512];
-static const struct db_options opts = {5000, 2};
 static int ndb;
 
 /* posts with a UNIQUE and a plain index, and two rows; applied as site 0001 */
@@ -40,18 +40,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd);
+    fixture_remove(dir);
+    return 0;
 }
 
 static sqlite3 *fresh_db(void)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%d.db", dir, ndb++);
-    sqlite3 *db;
-    assert_int_equal(db_open(path, DB_READWRITE, &opts, &db), 0);
-    return db;
+    return fixture_fresh_db(dir, &ndb);
 }
 
 /* A plan with one "site" list made of the given files. */

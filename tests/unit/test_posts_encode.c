@@ -17,38 +17,26 @@
 #include "core/buf.h"
 #include "core/jsonenc.h"
 #include "db/db.h"
-#include "db/migrate.h"
 #include "store/posts.h"
+#include "fixture.h"
 
 static char dir[64], path[128];
-static const struct db_options dbo = {5000, 2};
 static sqlite3 *rw, *ro;
 
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    struct migration_plan plan;
-    int applied;
-    snprintf(dir, sizeof(dir), "/tmp/onefile-posts-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/p.db", dir);
-    assert_int_equal(db_open(path, DB_READWRITE, &dbo, &rw), 0);
-    assert_int_equal(migrate_plan_load(&plan, NULL, err, sizeof(err)), 0);
-    assert_int_equal(migrate_apply(rw, &plan, &applied), 0);
-    migrate_plan_release(&plan);
-    assert_int_equal(db_open(path, DB_READONLY, &dbo, &ro), 0);
+    fixture_migrated_db("posts", dir, sizeof(dir), path, sizeof(path), &rw);
+    assert_int_equal(db_open(path, DB_READONLY, &fixture_dbo, &ro), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
     db_close(ro);
     db_close(rw);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_remove(dir);
     return 0;
 }
 

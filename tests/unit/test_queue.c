@@ -21,15 +21,14 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "db/db.h"
-#include "db/migrate.h"
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
 #include "jobs/jobs.h"
 #include "jobs/queue.h"
+#include "fixture.h"
 
 static char dir[64], path[128];
-static const struct db_options dbo = {5000, 2};
 static struct config cfg;
 static struct readers readers;
 static struct app app;
@@ -37,17 +36,8 @@ static struct app app;
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    struct migration_plan plan;
     sqlite3 *db;
-    int applied;
-    snprintf(dir, sizeof(dir), "/tmp/onefile-queue-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/q.db", dir);
-    assert_int_equal(db_open(path, DB_READWRITE, &dbo, &db), 0);
-    assert_int_equal(migrate_plan_load(&plan, NULL, err, sizeof(err)), 0);
-    assert_int_equal(migrate_apply(db, &plan, &applied), 0);
-    migrate_plan_release(&plan);
+    fixture_migrated_db("queue", dir, sizeof(dir), path, sizeof(path), &db);
     struct writer_options wo;
     writer_options_default(&wo);
     config_init(&cfg);
@@ -59,7 +49,7 @@ static int setup(void **state)
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.writer = writer_start(db, &wo);
-    assert_int_equal(readers_open(&readers, path, 4, &dbo), 0);
+    assert_int_equal(readers_open(&readers, path, 4, &fixture_dbo), 0);
     app.readers = &readers;
     return 0;
 }
@@ -67,12 +57,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
     readers_close(&readers);
     db_close(writer_stop(app.writer));
     config_release(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_remove(dir);
     return 0;
 }
 

@@ -14,11 +14,10 @@
 
 #include "../../src/jobs/scheduler.c"
 
-#include "db/migrate.h"
 #include "db/readers.h"
+#include "fixture.h"
 
 static char dir[64], path[128];
-static const struct db_options dbo = {5000, 2};
 static struct config cfg;
 static struct readers readers;
 static struct app app;
@@ -26,17 +25,8 @@ static struct app app;
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    struct migration_plan plan;
     sqlite3 *db;
-    int applied;
-    snprintf(dir, sizeof(dir), "/tmp/onefile-sched-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/s.db", dir);
-    assert_int_equal(db_open(path, DB_READWRITE, &dbo, &db), 0);
-    assert_int_equal(migrate_plan_load(&plan, NULL, err, sizeof(err)), 0);
-    assert_int_equal(migrate_apply(db, &plan, &applied), 0);
-    migrate_plan_release(&plan);
+    fixture_migrated_db("sched", dir, sizeof(dir), path, sizeof(path), &db);
     struct writer_options wo;
     writer_options_default(&wo);
     wo.idle_checkpoint_ms = 0; /* only the checkpoint job truncates here */
@@ -45,7 +35,7 @@ static int setup(void **state)
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.writer = writer_start(db, &wo);
-    assert_int_equal(readers_open(&readers, path, 3, &dbo), 0);
+    assert_int_equal(readers_open(&readers, path, 3, &fixture_dbo), 0);
     app.readers = &readers;
     return 0;
 }
@@ -53,12 +43,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
     readers_close(&readers);
     db_close(writer_stop(app.writer));
     config_release(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_remove(dir);
     return 0;
 }
 
