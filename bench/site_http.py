@@ -30,7 +30,7 @@ MIXED = int(os.environ.get("BENCH_MIXED_SECONDS", "60"))
 # the next (the disk's fsync latency, the CPU the server gets). Each round measures the raw
 # commit rate and then the API's write rate right after it; the bar is on the median of
 # the rounds' ratios, and every round is printed.
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 # The server checkpoints and truncates its WAL 1 s after its last write: a raw measurement
 # overlapping that fsync would understate the disk, so each round starts after a quiet pause.
 QUIET_S = 2.0
