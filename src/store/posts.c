@@ -50,28 +50,40 @@ struct post_row {
     char data[];
 };
 
-/* The row at st copied into one allocation (made on the writer's thread, which should
-   not spend its time building JSON objects that another thread then frees). */
-static struct post_row *row_copy(sqlite3_stmt *st)
+/* A post's columns packed into one allocation: texts v (NULL for SQL NULL) of lengths len,
+   copied and NUL-terminated. */
+static struct post_row *row_pack(sqlite3_int64 id, const char *const v[NTEXT],
+                                 const size_t len[NTEXT])
 {
     size_t total = 0;
     for (int i = 0; i < NTEXT; i++)
-        if (sqlite3_column_text(st, i + 1))
-            total += (size_t)sqlite3_column_bytes(st, i + 1) + 1;
+        total += v[i] ? len[i] + 1 : 0;
     struct post_row *r = xmalloc(sizeof(*r) + total);
-    r->id = sqlite3_column_int64(st, 0);
+    r->id = id;
     char *p = r->data;
     for (int i = 0; i < NTEXT; i++) {
-        const char *t = (const char *)sqlite3_column_text(st, i + 1);
-        r->len[i] = t ? (size_t)sqlite3_column_bytes(st, i + 1) : 0;
-        r->text[i] = t ? p : NULL;
-        if (t) {
-            memcpy(p, t, r->len[i]);
-            p[r->len[i]] = '\0';
-            p += r->len[i] + 1;
+        r->len[i] = v[i] ? len[i] : 0;
+        r->text[i] = v[i] ? p : NULL;
+        if (v[i]) {
+            memcpy(p, v[i], len[i]);
+            p[len[i]] = '\0';
+            p += len[i] + 1;
         }
     }
     return r;
+}
+
+/* The row at st copied (made on the writer's thread, which should not spend its time
+   building JSON objects that another thread then frees). */
+static struct post_row *row_copy(sqlite3_stmt *st)
+{
+    const char *v[NTEXT];
+    size_t len[NTEXT];
+    for (int i = 0; i < NTEXT; i++) {
+        v[i] = (const char *)sqlite3_column_text(st, i + 1);
+        len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
+    }
+    return row_pack(sqlite3_column_int64(st, 0), v, len);
 }
 
 int posts_row_encode(struct buf *b, const struct post_row *r)
@@ -220,23 +232,10 @@ static struct post_row *new_row(json_t *f, const char *now)
         v[4] = "draft";
     if (!v[5] && strcmp(v[4], "published") == 0)
         v[5] = now;
-    size_t len[NTEXT], total = 0;
-    for (int i = 0; i < NTEXT; i++) {
+    size_t len[NTEXT];
+    for (int i = 0; i < NTEXT; i++)
         len[i] = v[i] ? strlen(v[i]) : 0;
-        total += v[i] ? len[i] + 1 : 0;
-    }
-    struct post_row *r = xmalloc(sizeof(*r) + total);
-    r->id = 0;
-    char *p = r->data;
-    for (int i = 0; i < NTEXT; i++) {
-        r->len[i] = len[i];
-        r->text[i] = v[i] ? p : NULL;
-        if (v[i]) {
-            memcpy(p, v[i], len[i] + 1);
-            p += len[i] + 1;
-        }
-    }
-    return r;
+    return row_pack(0, v, len);
 }
 
 static int insert(sqlite3 *db, struct post_write *w, const char *now, char *err, size_t errlen)
