@@ -13,8 +13,13 @@ struct embedded_file {
     unsigned long size;
 };
 
+/* migrations/NNNN_name.sql: SQLite's */
 extern const struct embedded_file embedded_migrations[];
 extern const unsigned long embedded_migrations_count;
+/* migrations/postgres/NNNN_name.sql: the same migrations in PostgreSQL's dialect, one for
+   each of SQLite's, with the same name (tests/unit/test_migrations_pg.c) */
+extern const struct embedded_file embedded_migrations_postgres[];
+extern const unsigned long embedded_migrations_postgres_count;
 extern const struct embedded_file embedded_theme[];
 extern const unsigned long embedded_theme_count;
 
