@@ -51,6 +51,7 @@
 #include "store/tokens.h"
 #include "store/users.h"
 #include "tmpl/tmpl.h"
+#include "db/sqlite.h"
 
 #define SESSION_COOKIE "onefile_session"
 #define LOGIN_COOKIE "onefile_login"
@@ -121,7 +122,7 @@ static int tokens_equal(const char *a, const char *b)
     return a && b && n > 0 && n == strlen(b) && sodium_memcmp(a, b, n) == 0;
 }
 
-static sqlite3_int64 id_param(struct request *r)
+static int64_t id_param(struct request *r)
 {
     const char *s = request_param(r, "id");
     if (!s || !*s || strlen(s) > 18)
@@ -138,7 +139,7 @@ static int load_session(struct request *r, struct session *s)
     const char *token = cookie(r, SESSION_COOKIE);
     if (!token)
         return 1;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     int rc = sessions_lookup(db, token, s);
     readers_release(r->app->readers, db);
     if (rc != 0)
@@ -297,8 +298,8 @@ static int login(struct request *r)
         status = login_page(r, 429, "Too many attempts: wait a little and try again.", email);
         goto out;
     }
-    sqlite3_int64 id = 0;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    int64_t id = 0;
+    struct db_conn *db = readers_acquire(r->app->readers);
     int found = users_find(db, email, &id, hash, sizeof(hash));
     readers_release(r->app->readers, db);
     int rehash = 0;
@@ -428,7 +429,8 @@ static int dashboard(struct request *r)
     if (rc)
         return rc;
     json_t *origins;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *conn = readers_acquire(r->app->readers);
+    sqlite3 *db = sqlite_conn_handle(conn);
     json_t *facts = db_facts(r, db);
     json_t *backups = rows(db, "SELECT started_at, status, coalesce(size, '') AS size, name "
                                "FROM backups ORDER BY id DESC LIMIT 5");
@@ -436,7 +438,7 @@ static int dashboard(struct request *r)
     db_query_int(db, "SELECT count(*) FROM jobs WHERE reserved_at IS NULL", &ready);
     db_query_int(db, "SELECT count(*) FROM jobs WHERE reserved_at IS NOT NULL", &reserved);
     db_query_int(db, "SELECT count(*) FROM failed_jobs", &failed);
-    readers_release(r->app->readers, db);
+    readers_release(r->app->readers, conn);
     json_t *m = json_pack("{s:s,s:o,s:o,s:o,s:b,s:{s:I,s:I,s:I}}", "page_title", "Dashboard",
                           "db", facts, "backups", backups, "charts",
                           r->app->samples ? samples_charts(r->app->samples) : json_object(),
@@ -475,8 +477,8 @@ static int posts_page(struct request *r)
     if (pq.before < 0)
         pq.before = 0;
     json_t *items;
-    sqlite3_int64 next;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    int64_t next;
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = posts_list(db, &pq, &items, &next);
     readers_release(r->app->readers, db);
     if (rc < 0)
@@ -530,7 +532,7 @@ static int edit_post(struct request *r)
     if (rc)
         return rc;
     json_t *post;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = posts_get(db, id_param(r), 1, &post);
     readers_release(r->app->readers, db);
     if (rc != 0)
@@ -539,7 +541,7 @@ static int edit_post(struct request *r)
 }
 
 /* Creates (id 0) or updates post id from the form. */
-static int save_post(struct request *r, sqlite3_int64 id)
+static int save_post(struct request *r, int64_t id)
 {
     struct ctx c;
     char err[256], buf[200];
@@ -591,7 +593,7 @@ static int create_post(struct request *r)
 
 static int update_post(struct request *r)
 {
-    sqlite3_int64 id = id_param(r);
+    int64_t id = id_param(r);
     return id ? save_post(r, id) : request_error(r, 404, "No such post.");
 }
 
@@ -602,7 +604,7 @@ static int confirm_delete(struct request *r)
     if (rc)
         return rc;
     json_t *post;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = posts_get(db, id_param(r), 1, &post);
     readers_release(r->app->readers, db);
     if (rc != 0)
@@ -652,9 +654,9 @@ static int messages_page(struct request *r)
     if (rc)
         return rc;
     const char *cursor = request_query(r, "cursor");
-    sqlite3_int64 before = cursor ? strtoll(cursor, NULL, 10) : 0, next;
+    int64_t before = cursor ? strtoll(cursor, NULL, 10) : 0, next;
     json_t *items;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = messages_list(db, before > 0 ? before : 0, PAGE_SIZE, &items, &next);
     readers_release(r->app->readers, db);
     if (rc < 0)
@@ -682,9 +684,9 @@ static int message_page(struct request *r)
     int rc = page(r, &c);
     if (rc)
         return rc;
-    sqlite3_int64 id = id_param(r);
+    int64_t id = id_param(r);
     json_t *msg;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = messages_get(db, id, &msg);
     readers_release(r->app->readers, db);
     if (rc != 0)
@@ -702,7 +704,7 @@ static int delete_message(struct request *r)
     char err[256];
     int rc = action(r, &c);
     if (rc == 0) {
-        sqlite3_int64 id = id_param(r);
+        int64_t id = id_param(r);
         rc = submit(r, "admin:messages", messages_delete, &id, err, sizeof(err)) == 0
                  ? request_redirect(r, 303, "/admin/messages")
                  : request_error(r, 503, "The message could not be deleted.");
@@ -717,7 +719,7 @@ static int delete_message(struct request *r)
 static int users_view(struct request *r, struct ctx *c, int status, json_t *extra)
 {
     json_t *users = NULL, *tokens = NULL;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     users_list(db, &users);
     tokens_list(db, &tokens);
     readers_release(r->app->readers, db);
@@ -783,22 +785,16 @@ struct token_write {
     int exists;
 };
 
-static int token_create_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int token_create_fn(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     struct token_write *t = arg;
-    int rc = tokens_create(db, t->name, t->token, sizeof(t->token));
+    int rc = tokens_create(c, t->name, t->token, sizeof(t->token));
     t->exists = rc == 1;
     if (rc != 0)
         snprintf(err, errlen, "%s", rc == 1 ? "a token with this name exists" : "cannot create");
     return rc == 0 ? 0 : -1;
 }
 
-static int token_revoke_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    return db_exec_id(db, "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
-                          "'now') WHERE id = ?1 AND revoked_at IS NULL",
-                      *(sqlite3_int64 *)arg, err, errlen);
-}
 
 static int create_token(struct request *r)
 {
@@ -840,8 +836,8 @@ static int revoke_token(struct request *r)
     char err[256];
     int rc = action(r, &c);
     if (rc == 0) {
-        sqlite3_int64 id = id_param(r);
-        rc = submit(r, "admin:tokens", token_revoke_fn, &id, err, sizeof(err)) == 0
+        int64_t id = id_param(r);
+        rc = submit(r, "admin:tokens", tokens_revoke_id, &id, err, sizeof(err)) == 0
                  ? request_redirect(r, 303, "/admin/users")
                  : request_error(r, 503, "The token could not be revoked.");
         request_set_header(r, "Cache-Control", "no-store");
@@ -862,7 +858,7 @@ static int jobs_page(struct request *r)
     size_t n = scheduler_njobs();
     struct sched_entry *plan = xcalloc(n ? n : 1, sizeof(*plan));
     json_t *schedule = json_array();
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     if (scheduler_plan(plan, err, sizeof(err)) == 0) {
         time_t now = time(NULL);
         for (size_t i = 0; i < n; i++) {
@@ -874,7 +870,8 @@ static int jobs_page(struct request *r)
                 clock_iso8601(cron_next(&plan[i].cron, now), next, sizeof(next));
             json_object_set_new(row, "next", json_string(next));
             sqlite3_stmt *st = db_prepare_cached(
-                db, "SELECT started_at, outcome, message FROM schedule_runs WHERE job = ?1 "
+                sqlite_conn_handle(db),
+                "SELECT started_at, outcome, message FROM schedule_runs WHERE job = ?1 "
                     "ORDER BY id DESC LIMIT 1");
             if (st) {
                 sqlite3_bind_text(st, 1, plan[i].job->name, -1, SQLITE_STATIC);
@@ -925,7 +922,7 @@ static int retry_job(struct request *r)
 static int backups_view(struct request *r, struct ctx *c, int status, json_t *result)
 {
     json_t *last = NULL;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     if (backup_last(db, &last) < 0)
         last = NULL;
     readers_release(r->app->readers, db);
@@ -1095,7 +1092,7 @@ int admin_bootstrap(struct app *app)
     char hash[PASSWORD_HASH_LEN], err[256];
     if (!cfg->admin_email || !cfg->admin_password)
         return 0;
-    sqlite3 *db = readers_acquire(app->readers);
+    struct db_conn *db = readers_acquire(app->readers);
     long long n = users_count(db);
     readers_release(app->readers, db);
     if (n != 0)

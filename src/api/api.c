@@ -55,8 +55,8 @@ static int authenticate(struct request *r)
         return 1;
     if (!token)
         return unauthorized(r);
-    sqlite3 *db = readers_acquire(r->app->readers);
-    sqlite3_int64 id = 0;
+    struct db_conn *db = readers_acquire(r->app->readers);
+    int64_t id = 0;
     int stale = 0;
     int rc = tokens_check(db, token, &id, &stale);
     readers_release(r->app->readers, db);
@@ -66,7 +66,7 @@ static int authenticate(struct request *r)
         return unauthorized(r);
     r->token_id = id;
     if (stale) { /* record the use, at most once a minute per token, without waiting */
-        sqlite3_int64 *arg = xmalloc(sizeof(*arg));
+        int64_t *arg = xmalloc(sizeof(*arg));
         *arg = id;
         writer_submit_async(r->app->writer, "api:token-used", tokens_touch, arg, free);
     }
@@ -272,11 +272,11 @@ int post_fields_validate(struct request *r, json_t *fields, int partial)
 /* ---- helpers ---- */
 
 /* A positive integer from text, or 0. */
-static sqlite3_int64 positive_id(const char *s)
+static int64_t positive_id(const char *s)
 {
     if (!s || !*s || strlen(s) > 18)
         return 0;
-    sqlite3_int64 v = 0;
+    int64_t v = 0;
     for (const char *p = s; *p; p++) {
         if (*p < '0' || *p > '9')
             return 0;
@@ -286,13 +286,13 @@ static sqlite3_int64 positive_id(const char *s)
 }
 
 /* limit and cursor query arguments: 0, or 400 answered. */
-static int paging(struct request *r, int *limit, sqlite3_int64 *before)
+static int paging(struct request *r, int *limit, int64_t *before)
 {
     const char *l = request_query(r, "limit"), *c = request_query(r, "cursor");
     *limit = DEFAULT_LIMIT;
     *before = 0;
     if (l) {
-        sqlite3_int64 v = positive_id(l);
+        int64_t v = positive_id(l);
         if (v < 1 || v > POSTS_MAX_LIMIT)
             return request_error_field(r, 400, "bad_request", "limit must be from 1 to 100.",
                                        "limit");
@@ -304,7 +304,7 @@ static int paging(struct request *r, int *limit, sqlite3_int64 *before)
     return 0;
 }
 
-static json_t *cursor_json(sqlite3_int64 next)
+static json_t *cursor_json(int64_t next)
 {
     if (!next)
         return json_null();
@@ -367,8 +367,8 @@ static int list_posts(struct request *r)
         return request_error_field(r, 401, "unauthorized", "Drafts need a bearer token.", NULL);
     }
     json_t *items;
-    sqlite3_int64 next;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    int64_t next;
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = posts_list(db, &q, &items, &next);
     readers_release(r->app->readers, db);
     if (rc < 0)
@@ -383,7 +383,7 @@ static int get_post(struct request *r)
     int auth = authenticate(r);
     if (auth > 1)
         return auth;
-    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    int64_t id = positive_id(request_param(r, "id"));
     if (!id)
         return request_error(r, 404, "No post with this id.");
     int anonymous = auth == 1;
@@ -391,7 +391,7 @@ static int get_post(struct request *r)
         return 200;
     uint64_t version = cache_version(r);
     json_t *post;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     int rc = posts_get(db, id, auth == 0, &post);
     readers_release(r->app->readers, db);
     if (rc < 0)
@@ -410,7 +410,7 @@ struct api_write {
     struct post_write w;
     json_t *fields;
     char token_hash[TOKEN_HASH_LEN + 1];
-    sqlite3_int64 token_id;
+    int64_t token_id;
     int created, deleting, unauthorized;
 };
 
@@ -422,7 +422,7 @@ static void api_write_free(void *p)
     free(a);
 }
 
-static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json_t *fields,
+static struct api_write *api_write_new(struct request *r, int64_t id, json_t *fields,
                                        const char *token_hash)
 {
     struct api_write *a = xcalloc(1, sizeof(*a));
@@ -442,7 +442,7 @@ static struct api_write *api_write_new(struct request *r, sqlite3_int64 id, json
    transaction is spent on the check. Atomic (WRITER_ATOMIC): the lookup changes nothing,
    the post's change is one statement, and the note of the token's use comes after it and
    may fail alone. */
-static int api_write_run(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int api_write_run(struct db_conn *db, void *arg, char *err, size_t errlen)
 {
     struct api_write *a = arg;
     int stale = 0;
@@ -503,7 +503,7 @@ static int update_post(struct request *r)
     int rc;
     if ((rc = write_token(r, hash)))
         return rc;
-    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    int64_t id = positive_id(request_param(r, "id"));
     if (!id)
         return refuse_write(r, request_error(r, 404, "No post with this id."));
     if ((rc = request_json_body(r, &fields)))
@@ -522,7 +522,7 @@ static int delete_post(struct request *r)
     int rc;
     if ((rc = write_token(r, hash)))
         return rc;
-    sqlite3_int64 id = positive_id(request_param(r, "id"));
+    int64_t id = positive_id(request_param(r, "id"));
     if (!id)
         return refuse_write(r, request_error(r, 404, "No post with this id."));
     struct api_write *a = api_write_new(r, id, NULL, hash);
@@ -534,13 +534,13 @@ static int delete_post(struct request *r)
 static int list_messages(struct request *r)
 {
     int rc, limit;
-    sqlite3_int64 before, next;
+    int64_t before, next;
     if ((rc = require_token(r)))
         return rc;
     if ((rc = paging(r, &limit, &before)))
         return rc;
     json_t *items;
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     rc = messages_list(db, before, limit, &items, &next);
     readers_release(r->app->readers, db);
     if (rc < 0)

@@ -27,10 +27,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/migrate.h"
 #include "jobs/cron.h"
 #include "jobs/queue.h"
 #include "jobs/scheduler.h"
+#include "store/store.h"
 
 #define LIST_LIMIT 1000
 
@@ -238,19 +240,19 @@ out:
 }
 
 /* `retry ID`: one short write transaction on a direct connection. */
-static int retry(const struct config *cfg, sqlite3 *db, sqlite3_int64 id)
+static int retry(const struct config *cfg, struct db_conn *db, int64_t id)
 {
     char err[256];
     struct queue_retry r = {id, (int)cfg->job_max_attempts, 0, 0, 0, 0};
-    if (db_exec(db, "jobs retry", "BEGIN IMMEDIATE") < 0)
+    if (store_begin_write(db, "jobs retry") < 0)
         return 1;
     if (queue_retry(db, &r, err, sizeof(err)) < 0) {
         log_err("jobs retry: %s", err);
-        db_exec(db, "jobs retry", "ROLLBACK");
+        store_rollback(db);
         return 1;
     }
-    if (db_exec(db, "jobs retry", "COMMIT") < 0) {
-        db_exec(db, "jobs retry", "ROLLBACK");
+    if (store_commit(db, "jobs retry") < 0) {
+        store_rollback(db);
         return 1;
     }
     if (!r.found) {
@@ -291,11 +293,11 @@ int cmd_jobs(int argc, char **argv)
     if ((rc = cmd_parse(&u, argc, argv, opts, &cfg, pos, 2, &npos)) >= 0)
         return rc;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     json_t *list = NULL;
     const char *action = npos ? pos[0] : "list";
     int is_next = strcmp(action, "next") == 0, is_retry = strcmp(action, "retry") == 0;
-    sqlite3_int64 id = 0;
+    int64_t id = 0;
     rc = 2;
     if (!is_next && !is_retry && strcmp(action, "list") != 0 && strcmp(action, "failed") != 0 &&
         strcmp(action, "schedule") != 0) {
@@ -334,9 +336,9 @@ int cmd_jobs(int argc, char **argv)
         }
     }
     rc = 1;
-    if (db_open(cfg.db, is_retry ? DB_READWRITE : DB_READONLY, &dbo, &db) < 0)
+    if (sqlite_conn_open(cfg.db, is_retry ? DB_READWRITE : DB_READONLY, &dbo, &db) < 0)
         goto out;
-    if (migrate_has_table(db) <= 0) {
+    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
         fprintf(stderr,
                 "onefile jobs: %s has no onefile schema yet: run `onefile migrate` "
                 "or start `onefile serve` first\n",
@@ -363,8 +365,7 @@ int cmd_jobs(int argc, char **argv)
     rc = 0;
 out:
     json_decref(list);
-    if (db)
-        db_close(db);
+    db_conn_close(db);
     config_release(&cfg);
     return rc;
 }

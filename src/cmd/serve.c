@@ -29,6 +29,7 @@
 #include "db/lock.h"
 #include "db/migrate.h"
 #include "db/readers.h"
+#include "db/sqlite.h"
 #include "db/writer.h"
 #include "http/app.h"
 #include "http/cache.h"
@@ -77,7 +78,7 @@ int cmd_serve(int argc, char **argv)
     struct readers readers;
     int readers_ok = 0;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     struct server *srv = NULL;
     struct theme theme = {0};
     int theme_ok = 0;
@@ -115,9 +116,9 @@ int cmd_serve(int argc, char **argv)
     ratelimit_init(&login_user, 10, (double)cfg.login_window_s / 10);
     rc = 1;
     int applied = 0;
-    if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
+    if (sqlite_conn_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
         goto out;
-    if (migrate_apply(db, &plan, &applied) < 0) {
+    if (migrate_apply(sqlite_conn_handle(db), &plan, &applied) < 0) {
         fprintf(stderr, "onefile serve: migrations failed (see above); not starting\n");
         goto out;
     }
@@ -188,7 +189,7 @@ int cmd_serve(int argc, char **argv)
     app.views = NULL;
     db = writer_stop(app.writer);
     app.writer = NULL;
-    rc = checkpoint_truncate(db) < 0 ? 1 : 0;
+    rc = checkpoint_truncate(sqlite_conn_handle(db)) < 0 ? 1 : 0;
 out:
     server_stop(srv);
     samples_stop(app.samples);
@@ -198,11 +199,8 @@ out:
     views_stop(app.views);
     if (app.writer)
         db = writer_stop(app.writer);
-    if (db && db_close(db) != SQLITE_OK) {
-        log_err("serve: close: %s", sqlite3_errmsg(db));
-        sqlite3_close_v2(db);
-        rc = 1;
-    }
+    if (db && db_conn_close(db) < 0)
+        rc = 1; /* logged by the driver */
     if (rc == 0)
         log_info("stopped");
     router_release(&app.router);

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/sqlite.h"
 #include "store/tokens.h"
 
 static int valid_name(const char *name)
@@ -41,7 +42,7 @@ int cmd_token(int argc, char **argv)
     if ((rc = cmd_parse(&u, argc, argv, opts, &cfg, pos, 2, &npos)) >= 0)
         return rc;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     rc = 2;
     const char *action = npos ? pos[0] : "";
     int needs_name = strcmp(action, "create") == 0 || strcmp(action, "revoke") == 0;
@@ -59,9 +60,9 @@ int cmd_token(int argc, char **argv)
         goto out;
     }
     rc = 1;
-    if (db_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
+    if (sqlite_conn_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
         goto out;
-    if (migrate_has_table(db) <= 0) {
+    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
         fprintf(stderr, "onefile token: %s has no onefile schema yet: run `onefile migrate` "
                         "or start `onefile serve` first\n", cfg.db);
         goto out;
@@ -99,8 +100,7 @@ int cmd_token(int argc, char **argv)
     }
     rc = 0;
 out:
-    if (db)
-        db_close(db);
+    db_conn_close(db);
     config_release(&cfg);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/sqlite.h"
 #include "store/users.h"
 
 /* Reads one line (without its newline) into buf: 0, or -1 at end of input. */
@@ -86,7 +87,7 @@ int cmd_user(int argc, char **argv)
     if ((rc = cmd_parse(&u, argc, argv, opts, &cfg, pos, 2, &npos)) >= 0)
         return rc;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     const char *action = npos ? pos[0] : "";
     int list = strcmp(action, "list") == 0;
     rc = 2;
@@ -104,9 +105,9 @@ int cmd_user(int argc, char **argv)
         goto out;
     }
     rc = 1;
-    if (db_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
+    if (sqlite_conn_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
         goto out;
-    if (migrate_has_table(db) <= 0) {
+    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
         fprintf(stderr, "onefile user: %s has no onefile schema yet: run `onefile migrate` "
                         "or start `onefile serve` first\n", cfg.db);
         goto out;
@@ -151,8 +152,7 @@ int cmd_user(int argc, char **argv)
     rc = 0;
 out:
     sodium_memzero(pw, sizeof(pw));
-    if (db)
-        db_close(db);
+    db_conn_close(db);
     config_release(&cfg);
     return rc;
 }

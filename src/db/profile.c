@@ -24,6 +24,7 @@
 #include "db/db.h"
 #include "db/profile.h"
 #include "db/writer.h"
+#include "db/sqlite.h"
 
 #define MAX_SAMPLES_PER_THREAD (4u << 20)
 #define SEED_ROWS 1000
@@ -83,9 +84,8 @@ struct insert_arg {
 };
 
 /* K inserts; used inside BEGIN IMMEDIATE (direct) or the writer's savepoint. */
-static int insert_rows(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_raw(sqlite3 *db, struct insert_arg *a, char *err, size_t errlen)
 {
-    struct insert_arg *a = arg;
     sqlite3_stmt *st = db_prepare_cached(db, insert_sql);
     if (!st) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
@@ -104,6 +104,12 @@ static int insert_rows(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
+/* The same as a writer function (serialized mode). */
+static int insert_rows(struct db_conn *c, void *arg, char *err, size_t errlen)
+{
+    return insert_raw(sqlite_conn_handle(c), arg, err, errlen);
+}
+
 /* One direct write transaction: 0, or the SQLite primary code of the failure. */
 static int direct_write(sqlite3 *db, struct insert_arg *a)
 {
@@ -111,7 +117,7 @@ static int direct_write(sqlite3 *db, struct insert_arg *a)
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rc & 0xff;
-    if (insert_rows(db, a, err, sizeof(err)) < 0) {
+    if (insert_raw(db, a, err, sizeof(err)) < 0) {
         rc = sqlite3_extended_errcode(db) & 0xff;
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return rc ? rc : SQLITE_ERROR;
@@ -266,7 +272,7 @@ int profile_run(const char *path, enum profile_mode mode, const struct profile_p
         struct writer_options wo;
         writer_options_default(&wo);
         wo.busy_timeout_ms = p->busy_timeout_ms;
-        r.writer = writer_start(wdb, &wo);
+        r.writer = writer_start(sqlite_conn_wrap(wdb), &wo);
         wdb = NULL;
     }
     uint64_t retries0 = db_busy_retries();
@@ -292,7 +298,7 @@ int profile_run(const char *path, enum profile_mode mode, const struct profile_p
         writer_get_stats(r.writer, st);
         out->batches = st->batches;
         free(st);
-        db_close(writer_stop(r.writer));
+        db_conn_close(writer_stop(r.writer));
         r.writer = NULL;
     }
     out->busy_retries = db_busy_retries() - retries0;
@@ -331,7 +337,7 @@ int profile_run(const char *path, enum profile_mode mode, const struct profile_p
     rc = 0;
 out:
     if (r.writer)
-        db_close(writer_stop(r.writer));
+        db_conn_close(writer_stop(r.writer));
     db_close(wdb);
     for (int i = 0; i < nthreads; i++)
         free(ts[i].lat_ms);

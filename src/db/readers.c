@@ -2,7 +2,7 @@
  * readers.c - the read-only connection pool; see readers.h.
  *
  * A mutex-protected stack of idle connections and a condition variable for waiters.
- * Statements prepared through db_prepare_cached() stay prepared on their connection
+ * Statements prepared through db_prepare() (db/driver.h) stay prepared on their connection
  * between requests; release only resets them.
  */
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/readers.h"
+#include "db/sqlite.h"
 
 int readers_open(struct readers *rs, const char *path, size_t n, const struct db_options *o)
 {
@@ -20,7 +21,7 @@ int readers_open(struct readers *rs, const char *path, size_t n, const struct db
     rs->all = xcalloc(n, sizeof(*rs->all));
     rs->idle = xcalloc(n, sizeof(*rs->idle));
     for (size_t i = 0; i < n; i++) {
-        if (db_open(path, DB_READONLY, o, &rs->all[i]) < 0) {
+        if (sqlite_conn_open(path, DB_READONLY, o, &rs->all[i]) < 0) {
             rs->n = i;
             readers_close(rs);
             return -1;
@@ -33,12 +34,8 @@ int readers_open(struct readers *rs, const char *path, size_t n, const struct db
 
 void readers_close(struct readers *rs)
 {
-    for (size_t i = 0; i < rs->n; i++) {
-        sqlite3_stmt *st;
-        while ((st = sqlite3_next_stmt(rs->all[i], NULL)) != NULL)
-            sqlite3_finalize(st);
-        sqlite3_close_v2(rs->all[i]);
-    }
+    for (size_t i = 0; i < rs->n; i++)
+        db_conn_close(rs->all[i]);
     free(rs->all);
     free(rs->idle);
     pthread_cond_destroy(&rs->cv);
@@ -46,7 +43,7 @@ void readers_close(struct readers *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
-sqlite3 *readers_acquire(struct readers *rs)
+struct db_conn *readers_acquire(struct readers *rs)
 {
     pthread_mutex_lock(&rs->mu);
     rs->acquires++;
@@ -57,13 +54,14 @@ sqlite3 *readers_acquire(struct readers *rs)
             pthread_cond_wait(&rs->cv, &rs->mu);
         rs->wait_us += (uint64_t)(clock_mono_us() - t0);
     }
-    sqlite3 *db = rs->idle[--rs->nidle];
+    struct db_conn *c = rs->idle[--rs->nidle];
     pthread_mutex_unlock(&rs->mu);
-    return db;
+    return c;
 }
 
-void readers_release(struct readers *rs, sqlite3 *db)
+void readers_release(struct readers *rs, struct db_conn *c)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
         sqlite3_reset(st);
     if (!sqlite3_get_autocommit(db)) {
@@ -71,7 +69,7 @@ void readers_release(struct readers *rs, sqlite3 *db)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
     pthread_mutex_lock(&rs->mu);
-    rs->idle[rs->nidle++] = db;
+    rs->idle[rs->nidle++] = c;
     pthread_cond_signal(&rs->cv);
     pthread_mutex_unlock(&rs->mu);
 }

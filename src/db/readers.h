@@ -8,7 +8,7 @@
  * normally returns at once; when every connection is out
  * it waits, and the wait is counted (a pool too small shows in /metrics).
  *
- * Handlers prepare through db_prepare_cached() (db.h): a statement is prepared once per
+ * Store code prepares through db_prepare() (db/driver.h): a statement is prepared once per
  * connection and reused by every later request on it.
  *
  * A handler acquires a connection for the span of its request and releases it before it
@@ -21,17 +21,17 @@
 #ifndef ONEFILE_DB_READERS_H
 #define ONEFILE_DB_READERS_H
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/driver.h"
 
 struct readers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    sqlite3 **all;      /* every connection, for close */
-    sqlite3 **idle;     /* stack of free connections */
+    struct db_conn **all;  /* every connection, for close */
+    struct db_conn **idle; /* stack of free connections */
     size_t n, nidle;
     uint64_t acquires;  /* under mu */
     uint64_t waits;     /* acquires that had to wait */
@@ -44,9 +44,9 @@ int readers_open(struct readers *rs, const char *path, size_t n, const struct db
 /* Closes every connection; all must have been released. */
 void readers_close(struct readers *rs);
 /* A connection for this thread, waiting for one when all are out. Never NULL. */
-sqlite3 *readers_acquire(struct readers *rs);
+struct db_conn *readers_acquire(struct readers *rs);
 /* Gives the connection back (its statements reset, any open transaction ended). */
-void readers_release(struct readers *rs, sqlite3 *db);
+void readers_release(struct readers *rs, struct db_conn *c);
 /* Copies the counters (a consistent snapshot). */
 void readers_stats(struct readers *rs, uint64_t *acquires, uint64_t *waits, uint64_t *wait_us);
 #endif

@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/writer.h"
 
 struct waiter {
@@ -69,7 +70,8 @@ struct async_item {
 };
 
 struct writer {
-    sqlite3 *db;
+    struct db_conn *conn; /* what writer functions are given */
+    sqlite3 *db;          /* its SQLite handle: transactions, checkpoints */
     struct writer_options o;
     long busy_timeout_ms;
     pthread_t thread;
@@ -227,7 +229,7 @@ static int run_batch(struct writer *w, struct item *batch)
             continue;
         }
         it->err[0] = '\0';
-        it->rc = it->fn(w->db, it->arg, it->err, it->errlen) < 0 ? -1 : 0;
+        it->rc = it->fn(w->conn, it->arg, it->err, it->errlen) < 0 ? -1 : 0;
         /* a statement the write left mid-way is reset (an idle one costs nothing to skip,
            and the connection keeps every statement any write ever cached) */
         for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
@@ -418,9 +420,11 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
     return st;
 }
 
-struct writer *writer_start(sqlite3 *db, const struct writer_options *o)
+struct writer *writer_start(struct db_conn *conn, const struct writer_options *o)
 {
     struct writer *w = xcalloc(1, sizeof(*w));
+    sqlite3 *db = sqlite_conn_handle(conn);
+    w->conn = conn;
     w->db = db;
     w->o = *o;
     if (w->o.max_batch == 0)
@@ -523,15 +527,15 @@ int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *
     return 0;
 }
 
-sqlite3 *writer_stop(struct writer *w)
+struct db_conn *writer_stop(struct writer *w)
 {
     pthread_mutex_lock(&w->mu);
     w->stopping = 1;
     pthread_cond_signal(&w->more);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
-    sqlite3 *db = w->db;
-    sqlite3_wal_hook(db, NULL, NULL);
+    struct db_conn *conn = w->conn;
+    sqlite3_wal_hook(w->db, NULL, NULL);
     sqlite3_finalize(w->begin);
     sqlite3_finalize(w->commit);
     sqlite3_finalize(w->rollback);
@@ -541,7 +545,7 @@ sqlite3 *writer_stop(struct writer *w)
     pthread_cond_destroy(&w->more);
     pthread_mutex_destroy(&w->mu);
     free(w);
-    return db;
+    return conn;
 }
 
 uint64_t writer_data_version(struct writer *w)

@@ -37,10 +37,11 @@
 #include <stdint.h>
 
 #include "core/hist.h"
+#include "db/driver.h"
 
 /* A write: runs on the writer's connection inside the batch transaction, in its own
    savepoint. Returns 0, or -1 with err filled (the write is then rolled back alone). */
-typedef int writer_fn(sqlite3 *db, void *arg, char *err, size_t errlen);
+typedef int writer_fn(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 struct writer_options {
     size_t max_batch;         /* writes per transaction at most (default 256) */
@@ -83,9 +84,9 @@ struct writer;
 
 /* Defaults for every option. */
 void writer_options_default(struct writer_options *o);
-/* Starts the writer thread on db (a DB_READWRITE connection, now owned by the writer).
+/* Starts the writer thread on c (a DB_READWRITE SQLite connection, now the writer's).
    Returns the writer; never NULL (thread creation failure aborts). */
-struct writer *writer_start(sqlite3 *db, const struct writer_options *o);
+struct writer *writer_start(struct db_conn *c, const struct writer_options *o);
 /* Runs fn(arg) in the next batch and waits for the batch's COMMIT. 0 when the write is
    durable; -1 (the write failed, err holds its message), WRITER_ECOMMIT or
    WRITER_ESTOPPED with err filled. `origin` names the route or job for the per-origin
@@ -117,7 +118,7 @@ int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *
                      unsigned flags, writer_done_fn *done, void *ctx);
 /* Stops taking writes, runs every queued one, joins the thread and gives the connection
    back (the caller closes it). */
-sqlite3 *writer_stop(struct writer *w);
+struct db_conn *writer_stop(struct writer *w);
 /* A number that moves whenever a transaction that wrote something commits: a response
    built from data read at version v is current while the version is still v. */
 uint64_t writer_data_version(struct writer *w);

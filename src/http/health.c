@@ -13,6 +13,7 @@
 #include "http/app.h"
 #include "http/request.h"
 #include "remote/backup.h"
+#include "db/sqlite.h"
 
 static int healthz(struct request *r)
 {
@@ -28,7 +29,8 @@ static const char *sync_name(long long v)
 static int readyz(struct request *r)
 {
     struct app *app = r->app;
-    sqlite3 *db = readers_acquire(app->readers);
+    struct db_conn *conn = readers_acquire(app->readers);
+    sqlite3 *db = sqlite_conn_handle(conn);
     char jm[32] = "";
     long long sync = -1, fk = -1;
     json_t *st = NULL;
@@ -38,9 +40,9 @@ static int readyz(struct request *r)
              db_query_int(db, "PRAGMA foreign_keys", &fk) == 0 &&
              migrate_status(db, app->plan, &st) == 0;
     json_t *backups = NULL;
-    if (ok && backup_last(db, &backups) < 0)
+    if (ok && backup_last(conn, &backups) < 0)
         backups = NULL;
-    readers_release(app->readers, db);
+    readers_release(app->readers, conn);
 
     json_t *problems = json_array();
     size_t pending = st ? json_array_size(json_object_get(st, "pending")) : 0;

@@ -54,8 +54,8 @@ struct request {
     int pipe_fd;               /* with has_pipe: the body is read from this pipe to its end */
     int has_pipe;
     int no_etag;               /* do not add an ETag (the handler knows better) */
-    sqlite3_int64 token_id;    /* the API token that authenticated the request, or 0 */
-    sqlite3_int64 cached_id;   /* set by cache_get() on a hit (http/cache.h) */
+    int64_t token_id;    /* the API token that authenticated the request, or 0 */
+    int64_t cached_id;   /* set by cache_get() on a hit (http/cache.h) */
 
     /* a write deferred to the writer (request_defer) */
     int (*then)(struct request *r, int rc, const char *err);

@@ -134,7 +134,7 @@ int jobs_enqueue(struct jobs *j, const char *type, json_t *payload, const char *
     return 0;
 }
 
-int jobs_notify_contact(struct jobs *j, sqlite3_int64 message_id, const char *name,
+int jobs_notify_contact(struct jobs *j, int64_t message_id, const char *name,
                         const char *email)
 {
     if (!j || !j->app->cfg->notify_webhook)
@@ -162,7 +162,7 @@ void jobs_write_metrics(struct jobs *j, FILE *out)
         return;
     workers_write_metrics(j->workers, out);
     struct queue_depth d;
-    sqlite3 *db = readers_acquire(j->app->readers);
+    struct db_conn *db = readers_acquire(j->app->readers);
     int rc = queue_depth(db, 0, &d);
     readers_release(j->app->readers, db);
     if (rc == 0) {

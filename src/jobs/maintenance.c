@@ -34,6 +34,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "store/users.h"
+#include "db/sqlite.h"
 
 #define ROLLUP_DAYS 90
 #define ROLLUP_MAX_MONTHS 240 /* per run: a first run on an old file still ends quickly */
@@ -50,8 +51,9 @@ struct ckpt {
     pthread_cond_t cv;
 };
 
-static int ckpt_note(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int ckpt_note(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     (void)err, (void)errlen;
     ((struct ckpt *)arg)->db = db;
     return 0;
@@ -123,11 +125,11 @@ out:
 
 /* ---- prune-sessions ---- */
 
-static int prune_sessions(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int prune_sessions(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
-    if (sessions_prune(db, NULL, err, errlen) < 0)
+    if (sessions_prune(c, NULL, err, errlen) < 0)
         return -1;
-    *(int *)arg = sqlite3_changes(db);
+    *(int *)arg = (int)db_changes(c);
     return 0;
 }
 
@@ -160,8 +162,9 @@ struct rollup {
 };
 
 /* Rolls the oldest month of daily rows before the cutoff into monthly rows. */
-static int rollup_month(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int rollup_month(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct rollup *r = arg;
     char from[16], to[16];
     int ret = -1, rc;
@@ -251,7 +254,8 @@ int maintenance_rollup_views(struct app *app, char *msg, size_t msglen)
 
 int maintenance_quick_check(struct app *app, char *msg, size_t msglen)
 {
-    sqlite3 *db = readers_acquire(app->readers);
+    struct db_conn *conn = readers_acquire(app->readers);
+    sqlite3 *db = sqlite_conn_handle(conn);
     sqlite3_stmt *st = db_prepare_cached(db, "PRAGMA quick_check(20)");
     int ret = -1, rc = SQLITE_ERROR, n = 0;
     size_t used = 0;
@@ -280,6 +284,6 @@ int maintenance_quick_check(struct app *app, char *msg, size_t msglen)
         snprintf(msg, msglen, "ok");
     }
 out:
-    readers_release(app->readers, db);
+    readers_release(app->readers, conn);
     return ret;
 }

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 
 #define SWEEP_MAX 1000
 
@@ -134,8 +135,9 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
 
 /* ---- writer functions ---- */
 
-int queue_enqueue(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_enqueue(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_new *n = arg;
     sqlite3_stmt *st;
     n->existed = 0;
@@ -173,8 +175,9 @@ int queue_enqueue(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-int queue_claim(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_claim(struct db_conn *conn, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(conn);
     struct queue_claim *c = arg;
     char now[32];
     c->n = 0;
@@ -190,7 +193,7 @@ int queue_claim(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_bind_text(st, 1, queue_time_format(now_or(c->now_ms), now, sizeof(now)), -1,
                       SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->token, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->max);
+    sqlite3_bind_int64(st, 3, (int64_t)c->max);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->n < c->max) {
         struct queue_job *j = &c->jobs[c->n++];
@@ -240,8 +243,8 @@ static int reservation(sqlite3 *db, const struct queue_outcome *o, int *attempts
 }
 
 /* Moves job id to failed_jobs with error as its last_error; *failed_id is the new row. */
-static int move_to_failed(sqlite3 *db, sqlite3_int64 id, const char *error,
-                          sqlite3_int64 *failed_id, char *err, size_t errlen)
+static int move_to_failed(sqlite3 *db, int64_t id, const char *error,
+                          int64_t *failed_id, char *err, size_t errlen)
 {
     sqlite3_stmt *st = prep(db,
                             "INSERT INTO failed_jobs (type, payload, attempts, last_error, "
@@ -261,8 +264,9 @@ static int move_to_failed(sqlite3 *db, sqlite3_int64 id, const char *error,
     return run(db, st, err, errlen);
 }
 
-int queue_complete(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_complete(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_outcome *o = arg;
     sqlite3_stmt *st = prep(db, "DELETE FROM jobs WHERE id = ?1 AND reserved_by = ?2", err, errlen);
     if (!st)
@@ -275,8 +279,9 @@ int queue_complete(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-int queue_fail(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_fail(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_outcome *o = arg;
     int attempts = 0, max = 0;
     const char *error = o->error ? o->error : "failed";
@@ -310,8 +315,9 @@ int queue_fail(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-int queue_release(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_release(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_outcome *o = arg;
     sqlite3_stmt *st = prep(db,
                             "UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, "
@@ -329,13 +335,14 @@ int queue_release(sqlite3 *db, void *arg, char *err, size_t errlen)
 }
 
 struct stale {
-    sqlite3_int64 id;
+    int64_t id;
     int attempts, max;
     char *by, *at;
 };
 
-int queue_release_stale(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_release_stale(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_sweep *s = arg;
     struct stale *rows = NULL;
     size_t n = 0;
@@ -381,7 +388,7 @@ int queue_release_stale(sqlite3 *db, void *arg, char *err, size_t errlen)
                  rows[i].by ? rows[i].by : "?", rows[i].at ? rows[i].at : "?", rows[i].attempts,
                  rows[i].max);
         if (rows[i].attempts >= rows[i].max) {
-            sqlite3_int64 failed_id;
+            int64_t failed_id;
             if (move_to_failed(db, rows[i].id, msg, &failed_id, err, errlen) < 0)
                 goto out;
             s->failed++;
@@ -408,8 +415,9 @@ out:
     return ret;
 }
 
-int queue_retry(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_retry(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_retry *r = arg;
     int ret = -1;
     char *key = NULL;
@@ -474,8 +482,9 @@ out:
     return ret;
 }
 
-int queue_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
+int queue_delete(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct queue_delete *d = arg;
     sqlite3_stmt *st = prep(db,
                             d->failed ? "DELETE FROM failed_jobs WHERE id = ?1"
@@ -505,8 +514,9 @@ int queue_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
 
 /* ---- readers ---- */
 
-int queue_depth(sqlite3 *db, int64_t now_ms, struct queue_depth *d)
+int queue_depth(struct db_conn *c, int64_t now_ms, struct queue_depth *d)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char now[32], err[256];
     memset(d, 0, sizeof(*d));
     sqlite3_stmt *st = prep(db,
@@ -532,8 +542,9 @@ int queue_depth(sqlite3 *db, int64_t now_ms, struct queue_depth *d)
     return 0;
 }
 
-int queue_next_ready(sqlite3 *db, int64_t *ms)
+int queue_next_ready(struct db_conn *c, int64_t *ms)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char err[256];
     sqlite3_stmt *st =
         prep(db, "SELECT min(available_at) FROM jobs WHERE reserved_at IS NULL", err, sizeof(err));
@@ -595,8 +606,9 @@ static int rows_to_json(sqlite3 *db, sqlite3_stmt *st, const char *now, json_t *
     return 0;
 }
 
-int queue_list(sqlite3 *db, int64_t now_ms, int limit, json_t **out)
+int queue_list(struct db_conn *c, int64_t now_ms, int limit, json_t **out)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char now[32], err[256];
     sqlite3_stmt *st = prep(db,
                             "SELECT id, type, payload, attempts, max_attempts, available_at, "
@@ -609,8 +621,9 @@ int queue_list(sqlite3 *db, int64_t now_ms, int limit, json_t **out)
     return rows_to_json(db, st, queue_time_format(now_or(now_ms), now, sizeof(now)), out);
 }
 
-int queue_failed_list(sqlite3 *db, int limit, json_t **out)
+int queue_failed_list(struct db_conn *c, int limit, json_t **out)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char err[256];
     sqlite3_stmt *st = prep(db,
                             "SELECT id, type, payload, attempts, last_error, "

@@ -35,6 +35,8 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+
+#include "db/driver.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +44,7 @@
 
 /* A claimed job. Strings belong to the struct: queue_job_release() frees them. */
 struct queue_job {
-    sqlite3_int64 id;
+    int64_t id;
     char *type;
     char *payload; /* JSON text */
     char *key;     /* idempotency key, or NULL */
@@ -60,11 +62,11 @@ struct queue_new {
     int max_attempts;    /* >= 1 */
     int64_t delay_ms;    /* ready this long after now */
     int64_t now_ms;
-    sqlite3_int64 id; /* out: the job */
+    int64_t id; /* out: the job */
     int existed;      /* out: 1 when a job with this key was queued already (id is it) */
 };
 /* Adds a job, or finds the pending one with the same key. */
-int queue_enqueue(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_enqueue(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* queue_claim's argument. */
 struct queue_claim {
@@ -75,7 +77,7 @@ struct queue_claim {
     size_t n;
 };
 /* Reserves up to max ready jobs (available_at <= now, not reserved), adding one attempt. */
-int queue_claim(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_claim(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* Outcome of a job (queue_complete, queue_fail, queue_release). */
 enum queue_result {
@@ -85,7 +87,7 @@ enum queue_result {
     QUEUE_LOST,   /* the reservation was not ours any more (released, deleted) */
 };
 struct queue_outcome {
-    sqlite3_int64 id;
+    int64_t id;
     const char *token;                  /* the claim's token */
     const char *error;                  /* fail: the message kept in last_error */
     int permanent;                      /* fail: no retry, straight to failed_jobs */
@@ -94,15 +96,15 @@ struct queue_outcome {
     int64_t now_ms;
     enum queue_result result; /* out */
     int64_t next_ms;          /* out: QUEUE_RETRY's available_at */
-    sqlite3_int64 failed_id;  /* out: QUEUE_FAILED's failed_jobs id */
+    int64_t failed_id;  /* out: QUEUE_FAILED's failed_jobs id */
 };
 /* Deletes a completed job. */
-int queue_complete(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_complete(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* Records a failed attempt: back to ready after a backoff, or to failed_jobs when no
    attempt is left (or permanent). */
-int queue_fail(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_fail(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* Gives a reservation back without counting the attempt (the worker was stopped). */
-int queue_release(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_release(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* queue_release_stale's argument. */
 struct queue_sweep {
@@ -114,29 +116,29 @@ struct queue_sweep {
 };
 /* Releases reservations whose process died: older than the visibility timeout, or all of
    them at start-up (the single-instance lock proves their owner gone). At most 1000 a call. */
-int queue_release_stale(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_release_stale(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* queue_retry's argument. */
 struct queue_retry {
-    sqlite3_int64 failed_id;
+    int64_t failed_id;
     int max_attempts;
     int64_t now_ms;
     int found;            /* out: 0 when no failed job has that id */
     int existed;          /* out: 1 when a job with its key was queued already: the
                              failed row is removed, job_id is the queued one */
-    sqlite3_int64 job_id; /* out: the queued job */
+    int64_t job_id; /* out: the queued job */
 };
 /* Moves a failed job back to the queue, ready now, attempts from 0. */
-int queue_retry(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_retry(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* queue_delete's argument. */
 struct queue_delete {
-    sqlite3_int64 id;
+    int64_t id;
     int failed; /* 1: a failed_jobs row; 0: a queued job (refused while it runs) */
     int found;  /* out: 1 deleted, 0 no such job, -1 the job is running (kept) */
 };
 /* Removes a failed job, or a queued job that no worker is running (the admin's "delete"). */
-int queue_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
+int queue_delete(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 /* The delay before the next attempt after `attempts` starts: min(max, base * 2^(attempts-1)),
    then +- 20% by jitter (-1..1). */
@@ -146,14 +148,14 @@ struct queue_depth {
     long long ready, delayed, reserved, failed;
 };
 /* Counts jobs by state. 0 or -1 (logged). */
-int queue_depth(sqlite3 *db, int64_t now_ms, struct queue_depth *d);
+int queue_depth(struct db_conn *c, int64_t now_ms, struct queue_depth *d);
 /* The earliest available_at of an unreserved job: 0 with *ms set, 1 when none, -1. */
-int queue_next_ready(sqlite3 *db, int64_t *ms);
+int queue_next_ready(struct db_conn *c, int64_t *ms);
 /* The first `limit` queued jobs (by available_at) / the newest failed jobs, as an array of
    objects named after the columns, plus "state" (ready, delayed or reserved) for queued
    ones. 0 with *out set (caller's reference), or -1 (logged). */
-int queue_list(sqlite3 *db, int64_t now_ms, int limit, json_t **out);
-int queue_failed_list(sqlite3 *db, int limit, json_t **out);
+int queue_list(struct db_conn *c, int64_t now_ms, int limit, json_t **out);
+int queue_failed_list(struct db_conn *c, int limit, json_t **out);
 
 /* ms since the epoch <-> "2026-11-24T03:00:00.123Z" (the fraction optional when parsing).
    queue_time_format needs 25 bytes; queue_time_parse returns 0 or -1. */

@@ -38,6 +38,7 @@
 #include "jobs/maintenance.h"
 #include "remote/backup.h"
 #include "remote/restore.h"
+#include "db/sqlite.h"
 
 #define ENV_PREFIX "ONEFILE_SCHEDULE_"
 #define KEEP_RUNS 500  /* schedule_runs rows kept per job */
@@ -156,11 +157,12 @@ struct run_record {
     const char *outcome; /* running (start), skipped, or the final outcome (finish) */
     const char *message;
     char started[32], finished[32];
-    sqlite3_int64 id; /* start: out; finish: in */
+    int64_t id; /* start: out; finish: in */
 };
 
-static int record_insert(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int record_insert(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct run_record *r = arg;
     sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO schedule_runs (job, started_at, "
                                              "finished_at, outcome, message) "
@@ -186,8 +188,9 @@ static int record_insert(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static int record_finish(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int record_finish(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     struct run_record *r = arg;
     int ret = -1, rc;
     sqlite3_stmt *st = db_prepare_cached(db, "UPDATE schedule_runs SET finished_at = ?2, "
@@ -221,8 +224,9 @@ out:
 }
 
 /* Closes the runs a dead server left `running`. */
-static int record_interrupted(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int record_interrupted(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char now[32];
     sqlite3_stmt *st = db_prepare_cached(db, "UPDATE schedule_runs SET outcome = 'error', "
                                              "finished_at = ?1, message = 'interrupted: the "

@@ -298,7 +298,7 @@ static void *worker_main(void *arg)
             sweep(ws);
         }
         int64_t due = 0;
-        sqlite3 *db = readers_acquire(app->readers);
+        struct db_conn *db = readers_acquire(app->readers);
         int peek = queue_next_ready(db, &due);
         readers_release(app->readers, db);
         long wait_ms = POLL_MS;

@@ -26,6 +26,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "remote/crypt.h"
+#include "db/sqlite.h"
 
 #define READ_BYTES (1024 * 1024)
 
@@ -408,8 +409,9 @@ struct record {
     const char *error;
 };
 
-static int insert_record(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_record(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     const struct record *rec = arg;
     const struct backup_result *b = rec->res;
     sqlite3_stmt *st = db_prepare_cached(
@@ -506,7 +508,8 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 
 void backup_write_metrics(struct app *app, FILE *out)
 {
-    sqlite3 *db = readers_acquire(app->readers);
+    struct db_conn *conn = readers_acquire(app->readers);
+    sqlite3 *db = sqlite_conn_handle(conn);
     long long ok = 0, failed = 0, size = -1, when = -1;
     sqlite3_stmt *st =
         db_prepare_cached(db, "SELECT count(*) FILTER (WHERE status = 'ok'), "
@@ -525,7 +528,7 @@ void backup_write_metrics(struct app *app, FILE *out)
     }
     if (st)
         sqlite3_reset(st);
-    readers_release(app->readers, db);
+    readers_release(app->readers, conn);
 
     if (when >= 0) {
         family(out, "onefile_backup_last_success_timestamp_seconds", "gauge",
@@ -580,8 +583,9 @@ static json_t *row_json(sqlite3_stmt *st)
     "SELECT id, name, url, compression, encrypted, size, source_size, sha256, schema_version, "    \
     "status, error, started_at, finished_at FROM backups "
 
-int backup_last(sqlite3 *db, json_t **out)
+int backup_last(struct db_conn *c, json_t **out)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     json_t *o =
         json_pack("{s:n, s:n, s:n, s:[]}", "last", "last_success", "last_success_age_s", "recent");
     int rc = -1, step = SQLITE_ERROR;

@@ -28,6 +28,8 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+
+#include "db/driver.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,7 +120,7 @@ void backup_write_metrics(struct app *app, FILE *out);
    with row = {id, name, url, compression, encrypted, size, source_size, sha256,
    schema_version, status, error, started_at, finished_at}. 0 with *out owned by the
    caller, or -1 (logged). */
-int backup_last(sqlite3 *db, json_t **out);
+int backup_last(struct db_conn *c, json_t **out);
 
 /* Internal to remote/: restore.c reports its drills here for the metrics. */
 void backup_note_drill(int ok);

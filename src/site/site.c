@@ -33,7 +33,7 @@
 #define PER_PAGE 10
 #define EXCERPT_CHARS 280
 
-static json_t *site_model(struct request *r, sqlite3 *db)
+static json_t *site_model(struct request *r, struct db_conn *db)
 {
     const struct config *cfg = r->app->cfg;
     json_t *pages = NULL;
@@ -68,7 +68,7 @@ static json_t *human_date(const char *iso)
    per change, not once per view. A small direct-mapped cache under a mutex. */
 #define HTML_CACHE 256
 static struct {
-    sqlite3_int64 id;
+    int64_t id;
     char updated[32];
     char *html;
 } html_cache[HTML_CACHE];
@@ -76,7 +76,7 @@ static pthread_mutex_t html_cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static json_t *html_of(json_t *post, const char *md, int allow_html)
 {
-    sqlite3_int64 id = json_integer_value(json_object_get(post, "id"));
+    int64_t id = json_integer_value(json_object_get(post, "id"));
     const char *updated = json_string_value(json_object_get(post, "updated_at"));
     size_t slot = (size_t)id % HTML_CACHE;
     json_t *out = NULL;
@@ -150,7 +150,7 @@ static int render(struct request *r, int status, const char *name, json_t *model
     return status;
 }
 
-static int not_found(struct request *r, sqlite3 *db)
+static int not_found(struct request *r, struct db_conn *db)
 {
     json_t *m = json_pack("{s:o,s:i,s:s,s:s,s:s}", "site", site_model(r, db), "status", 404,
                           "reason", "Not Found", "message", "There is nothing at this address.",
@@ -168,7 +168,7 @@ static int home(struct request *r)
         if (*end || page < 1 || page > 100000)
             return request_error(r, 400, "page must be a number from 1.");
     }
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     json_t *posts;
     int more, rc = posts_published(db, "post", (int)page, PER_PAGE, &posts, &more);
     if (rc < 0) {
@@ -207,7 +207,7 @@ static int show(struct request *r, const char *kind, const char *template)
         return hit;
     }
     uint64_t version = cache_version(r);
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     json_t *post;
     int rc = posts_get_by_slug(db, slug, kind, 0, &post);
     if (rc != 0) {
@@ -222,7 +222,7 @@ static int show(struct request *r, const char *kind, const char *template)
     json_object_set_new(m, "canonical",
                         json_sprintf("%s%s", r->app->cfg->base_url,
                                      json_string_value(json_object_get(post, "url"))));
-    sqlite3_int64 id = json_integer_value(json_object_get(post, "id"));
+    int64_t id = json_integer_value(json_object_get(post, "id"));
     if (strcmp(kind, "post") == 0) /* counted in memory, written within a second */
         views_record(r->app->views, id);
     json_decref(post);
@@ -244,7 +244,7 @@ static int show_page(struct request *r)
 
 static int feed(struct request *r)
 {
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     json_t *posts;
     int more;
     if (posts_published(db, "post", 1, 20, &posts, &more) < 0) {
@@ -268,7 +268,7 @@ static int feed(struct request *r)
 
 static int sitemap(struct request *r)
 {
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     json_t *entries = json_array();
     static const char *const kinds[] = {"page", "post"};
     for (int k = 0; k < 2; k++) {
@@ -294,7 +294,7 @@ static int sitemap(struct request *r)
 
 static int contact_form(struct request *r)
 {
-    sqlite3 *db = readers_acquire(r->app->readers);
+    struct db_conn *db = readers_acquire(r->app->readers);
     const char *sent = request_query(r, "sent");
     json_t *m = json_pack("{s:o,s:s,s:b,s:{},s:{}}", "site", site_model(r, db), "page_title",
                           "Contact", "sent", sent && strcmp(sent, "1") == 0, "values", "errors");
@@ -341,7 +341,7 @@ static int contact_post(struct request *r)
     if (!message || !*message || strlen(message) > 5000)
         json_object_set_new(errors, "message", json_string("Please write a message (up to 5000 characters)."));
     if (json_object_size(errors)) {
-        sqlite3 *db = readers_acquire(r->app->readers);
+        struct db_conn *db = readers_acquire(r->app->readers);
         json_t *m = json_pack("{s:o,s:s,s:b,s:{s:s,s:s,s:s},s:o}", "site", site_model(r, db),
                               "page_title", "Contact", "sent", 0, "values", "name",
                               name ? name : "", "email", email ? email : "", "message",

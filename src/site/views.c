@@ -13,14 +13,14 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "db/db.h"
 #include "db/writer.h"
 #include "site/views.h"
+#include "store/post_views.h"
 
 #define SLOTS 4096 /* distinct posts per flush; beyond, views of new posts are dropped */
 
 struct counts {
-    sqlite3_int64 id[SLOTS];
+    int64_t id[SLOTS];
     unsigned count[SLOTS];
     size_t used;
 };
@@ -36,7 +36,7 @@ struct views {
     unsigned long dropped;
 };
 
-void views_record(struct views *v, sqlite3_int64 id)
+void views_record(struct views *v, int64_t id)
 {
     if (!v)
         return;
@@ -63,30 +63,17 @@ out:
     pthread_mutex_unlock(&v->mu);
 }
 
-static int write_counts(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int write_counts(struct db_conn *conn, void *arg, char *err, size_t errlen)
 {
     struct counts *c = arg;
-    char day[32];
+    char day[32], why[200];
     clock_iso8601(time(NULL), day, sizeof(day));
     day[10] = '\0';
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "INSERT INTO post_views (post_id, day, count) SELECT ?1, ?2, ?3 "
-            "WHERE EXISTS (SELECT 1 FROM posts WHERE id = ?1) "
-            "ON CONFLICT (post_id, day) DO UPDATE SET count = count + excluded.count");
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
     for (size_t k = 0; k < SLOTS; k++) {
         if (!c->count[k])
             continue;
-        sqlite3_bind_int64(st, 1, c->id[k]);
-        sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, c->count[k]);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            snprintf(err, errlen, "page views: %s", sqlite3_errmsg(db));
+        if (post_views_add(conn, day, c->id[k], c->count[k], why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "page views: %s", why);
             return -1;
         }
     }

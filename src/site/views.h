@@ -9,7 +9,7 @@
  */
 #ifndef ONEFILE_SITE_VIEWS_H
 #define ONEFILE_SITE_VIEWS_H
-#include <sqlite3.h>
+#include <stdint.h>
 
 struct views;
 struct writer;
@@ -17,7 +17,7 @@ struct writer;
 /* Starts the once-a-second flusher, writing through w. */
 struct views *views_start(struct writer *w, long flush_ms);
 /* Counts one view of post id. */
-void views_record(struct views *v, sqlite3_int64 id);
+void views_record(struct views *v, int64_t id);
 /* Flushes what is counted (waiting for the write) and stops. NULL is fine. */
 void views_stop(struct views *v);
 #endif

@@ -6,21 +6,23 @@
 #ifndef ONEFILE_STORE_MESSAGES_H
 #define ONEFILE_STORE_MESSAGES_H
 #include <jansson.h>
-#include <sqlite3.h>
+#include <stdint.h>
+
+#include "db/driver.h"
 
 struct message_write {
     const char *name, *email, *body, *ip; /* borrowed */
-    sqlite3_int64 id;                     /* set on success */
+    int64_t id;                     /* set on success */
 };
 /* Writer function: stores the message (arg: struct message_write). */
-int messages_create(sqlite3 *db, void *arg, char *err, size_t errlen);
+int messages_create(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* Newest first, ids below `before` (0: from the newest), at most limit. *next is the cursor
    of the next page or 0. 0 or -1 logged. */
-int messages_list(sqlite3 *db, sqlite3_int64 before, int limit, json_t **items,
-                  sqlite3_int64 *next);
+int messages_list(struct db_conn *c, int64_t before, int limit, json_t **items,
+                  int64_t *next);
 /* One message: 0 found (*out), 1 not found, -1. */
-int messages_get(sqlite3 *db, sqlite3_int64 id, json_t **out);
-/* Writer functions on message *(sqlite3_int64 *)arg: mark read (once), delete. */
-int messages_mark_read(sqlite3 *db, void *arg, char *err, size_t errlen);
-int messages_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
+int messages_get(struct db_conn *c, int64_t id, json_t **out);
+/* Writer functions on message *(int64_t *)arg: mark read (once), delete. */
+int messages_mark_read(struct db_conn *c, void *arg, char *err, size_t errlen);
+int messages_delete(struct db_conn *c, void *arg, char *err, size_t errlen);
 #endif

@@ -1,7 +1,9 @@
 /*
  * posts.c - posts and pages; see posts.h.
  *
- * Reads use db_prepare_cached(), so each reader connection prepares each query once.
+ * Written against the statement interface (db/driver.h): each connection prepares each
+ * query once. The two statements with SQLite-only words (OR FAIL) are struct db_sql with
+ * the plain form for PostgreSQL, where a failed statement never leaves a partial change.
  * Writes are writer functions: one statement each (no RETURNING: it builds an ephemeral
  * table per row; the rowid and the change count say the same). On request they give the
  * stored row: an insert binds every column (the schema's defaults applied here), so its
@@ -15,7 +17,7 @@
 #include "core/jsonenc.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "db/db.h"
+#include "db/driver.h"
 #include "store/posts.h"
 
 #define COLUMNS "id, slug, title, body_md, kind, status, published_at, created_at, updated_at"
@@ -31,20 +33,19 @@ static json_t *text_or_null(const char *t, size_t len)
 }
 
 /* The row at st (columns in COLUMNS order) as a JSON object. */
-static json_t *row(sqlite3_stmt *st)
+static json_t *row(struct db_stmt *st)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "id", json_integer(db_column_int64(st, 0)));
     for (int i = 0; i < NTEXT; i++) {
-        const char *t = (const char *)sqlite3_column_text(st, i + 1);
-        json_object_set_new(o, text_names[i],
-                            text_or_null(t, (size_t)sqlite3_column_bytes(st, i + 1)));
+        const char *t = db_column_text(st, i + 1);
+        json_object_set_new(o, text_names[i], text_or_null(t, db_column_bytes(st, i + 1)));
     }
     return o;
 }
 
 struct post_row {
-    sqlite3_int64 id;
+    int64_t id;
     const char *text[NTEXT]; /* into data; NULL for SQL NULL */
     size_t len[NTEXT];
     char data[];
@@ -52,7 +53,7 @@ struct post_row {
 
 /* A post's columns packed into one allocation: texts v (NULL for SQL NULL) of lengths len,
    copied and NUL-terminated. */
-static struct post_row *row_pack(sqlite3_int64 id, const char *const v[NTEXT],
+static struct post_row *row_pack(int64_t id, const char *const v[NTEXT],
                                  const size_t len[NTEXT])
 {
     size_t total = 0;
@@ -75,15 +76,15 @@ static struct post_row *row_pack(sqlite3_int64 id, const char *const v[NTEXT],
 
 /* The row at st copied (made on the writer's thread, which should not spend its time
    building JSON objects that another thread then frees). */
-static struct post_row *row_copy(sqlite3_stmt *st)
+static struct post_row *row_copy(struct db_stmt *st)
 {
     const char *v[NTEXT];
     size_t len[NTEXT];
     for (int i = 0; i < NTEXT; i++) {
-        v[i] = (const char *)sqlite3_column_text(st, i + 1);
-        len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
+        v[i] = db_column_text(st, i + 1);
+        len[i] = db_column_bytes(st, i + 1);
     }
-    return row_pack(sqlite3_column_int64(st, 0), v, len);
+    return row_pack(db_column_int64(st, 0), v, len);
 }
 
 int posts_row_encode(struct buf *b, const struct post_row *r)
@@ -105,107 +106,112 @@ int posts_row_encode(struct buf *b, const struct post_row *r)
     return buf_addc(b, '}');
 }
 
-static int one(sqlite3 *db, sqlite3_stmt *st, json_t **out)
+static int one(struct db_conn *c, struct db_stmt *st, json_t **out)
 {
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
         *out = row(st);
-        sqlite3_reset(st);
+        db_reset(st);
         return 0;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    db_reset(st);
+    if (rc == DB_DONE)
         return 1;
-    return log_err("posts: %s", sqlite3_errmsg(db));
+    return log_err("posts: %s", db_errmsg(c));
 }
 
-int posts_get(sqlite3 *db, sqlite3_int64 id, int include_drafts, json_t **out)
+int posts_get(struct db_conn *c, int64_t id, int include_drafts, json_t **out)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT " COLUMNS " FROM posts WHERE id = ?1 AND (?2 OR status = 'published')");
+    struct db_stmt *st = db_prepare(
+        c, "SELECT " COLUMNS " FROM posts WHERE id = ?1 AND (?2 <> 0 OR status = 'published')");
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, include_drafts);
-    return one(db, st, out);
+    db_bind_int64(st, 1, id);
+    db_bind_int64(st, 2, include_drafts);
+    return one(c, st, out);
 }
 
-int posts_get_by_slug(sqlite3 *db, const char *slug, const char *kind, int include_drafts,
+int posts_get_by_slug(struct db_conn *c, const char *slug, const char *kind, int include_drafts,
                       json_t **out)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
-            "AND (?3 OR status = 'published')");
+    struct db_stmt *st = db_prepare(
+        c, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
+           "AND (?3 <> 0 OR status = 'published')");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, include_drafts);
-    return one(db, st, out);
+    db_bind_text(st, 1, slug);
+    db_bind_text(st, 2, kind);
+    db_bind_int64(st, 3, include_drafts);
+    return one(c, st, out);
 }
 
-int posts_list(sqlite3 *db, const struct posts_query *q, json_t **items, sqlite3_int64 *next)
+/* instr() is SQLite's; PostgreSQL's is strpos() (its text comes with the pg driver). */
+static const struct db_sql list_sql = {{
+    [DB_ENGINE_SQLITE] = "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
+                         "AND (?2 IS NULL OR status = ?2) AND (?3 <> 0 OR status = 'published') "
+                         "AND (?4 = 0 OR id < ?4) "
+                         "AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0) "
+                         "ORDER BY id DESC LIMIT ?6",
+}};
+
+int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, int64_t *next)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
-            "AND (?2 IS NULL OR status = ?2) AND (?3 OR status = 'published') "
-            "AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0) "
-            "ORDER BY id DESC LIMIT ?6");
+    struct db_stmt *st = db_prepare_sql(c, &list_sql);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, q->status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, q->include_drafts);
-    sqlite3_bind_int64(st, 4, q->before);
-    sqlite3_bind_text(st, 5, q->search, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, q->limit + 1); /* one more tells whether a next page exists */
+    db_bind_text(st, 1, q->kind);
+    db_bind_text(st, 2, q->status);
+    db_bind_int64(st, 3, q->include_drafts);
+    db_bind_int64(st, 4, q->before);
+    db_bind_text(st, 5, q->search);
+    db_bind_int64(st, 6, q->limit + 1); /* one more tells whether a next page exists */
     *items = json_array();
     *next = 0;
     int rc, n = 0;
-    sqlite3_int64 last = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t last = 0;
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n++ == q->limit) {
             *next = last;
             break;
         }
-        last = sqlite3_column_int64(st, 0);
+        last = db_column_int64(st, 0);
         json_array_append_new(*items, row(st));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_reset(st);
+    if (rc < 0) {
         json_decref(*items);
         *items = NULL;
-        return log_err("posts: list: %s", sqlite3_errmsg(db));
+        return log_err("posts: list: %s", db_errmsg(c));
     }
     return 0;
 }
 
-int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_t **items,
+int posts_published(struct db_conn *c, const char *kind, int page, int per_page, json_t **items,
                     int *more)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
-            "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
+    struct db_stmt *st = db_prepare(
+        c, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
+           "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, per_page + 1);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)(page - 1) * per_page);
+    db_bind_text(st, 1, kind);
+    db_bind_int64(st, 2, per_page + 1);
+    db_bind_int64(st, 3, (int64_t)(page - 1) * per_page);
     *items = json_array();
     *more = 0;
     int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n++ == per_page) {
             *more = 1;
             break;
         }
         json_array_append_new(*items, row(st));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_reset(st);
+    if (rc < 0) {
         json_decref(*items);
         *items = NULL;
-        return log_err("posts: published: %s", sqlite3_errmsg(db));
+        return log_err("posts: published: %s", db_errmsg(c));
     }
     return 0;
 }
@@ -238,30 +244,57 @@ static struct post_row *new_row(json_t *f, const char *now)
     return row_pack(0, v, len);
 }
 
-static int insert(sqlite3 *db, struct post_write *w, const char *now, char *err, size_t errlen)
+/* OR FAIL: one row, whose constraints are all checked before anything is written, so a
+   failure leaves nothing to undo either way; and without ABORT, SQLite does not open a
+   statement journal and copy every page the statement touches into it. */
+static const struct db_sql insert_sql = {{
+    [DB_ENGINE_SQLITE] = "INSERT OR FAIL INTO posts (slug, title, body_md, kind, status, "
+                         "published_at, created_at, updated_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [DB_ENGINE_POSTGRES] = "INSERT INTO posts (slug, title, body_md, kind, status, "
+                           "published_at, created_at, updated_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+}};
+
+/* Absent fields keep their value; publishing without a date stamps it now. */
+#define UPDATE_SET                                                                           \
+    " posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "                   \
+    "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "                          \
+    "status = coalesce(?5, status), "                                                       \
+    "published_at = CASE WHEN ?9 <> 0 THEN (CASE WHEN ?6 IS NULL AND "                      \
+    "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "                          \
+    "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "            \
+    "  ELSE published_at END, "                                                             \
+    "updated_at = ?7 WHERE id = ?8"
+static const struct db_sql update_sql = {{
+    [DB_ENGINE_SQLITE] = "UPDATE OR FAIL" UPDATE_SET,
+    [DB_ENGINE_POSTGRES] = "UPDATE" UPDATE_SET,
+}};
+
+static int insert(struct db_conn *c, struct post_write *w, const char *now, char *err,
+                  size_t errlen)
 {
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "INSERT OR FAIL INTO posts (slug, title, body_md, kind, status, published_at, "
-            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    struct db_stmt *st = db_prepare_sql(c, &insert_sql);
     if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;
     }
     struct post_row *r = new_row(w->fields, now);
     for (int i = 0; i < NTEXT; i++)
-        sqlite3_bind_text(st, i + 1, r->text[i], (int)r->len[i], SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st); /* r is freed before the statement runs again */
-    if (rc != SQLITE_DONE) {
-        if (ext == SQLITE_CONSTRAINT_UNIQUE)
-            w->slug_conflict = 1;
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        db_bind_textn(st, i + 1, r->text[i], r->len[i]);
+    /* the id is read before the reset (db_insert_id is the statement's); r is freed
+       before the statement runs again, whose bindings db_prepare clears first */
+    int rc = db_step(st);
+    if (rc == DB_DONE)
+        w->id = r->id = db_insert_id(st);
+    else
+        snprintf(err, errlen, "%s", db_errmsg(c));
+    db_reset(st);
+    if (rc != DB_DONE) {
+        w->slug_conflict = rc == DB_EUNIQUE;
         free(r);
         return -1;
     }
-    w->id = r->id = sqlite3_last_insert_rowid(db);
     if (w->want_result)
         w->row = r;
     else
@@ -269,62 +302,46 @@ static int insert(sqlite3 *db, struct post_write *w, const char *now, char *err,
     return 0;
 }
 
-int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
+int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     struct post_write *w = arg;
     json_t *f = w->fields;
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     char now[32];
     clock_iso8601(time(NULL), now, sizeof(now));
-    /* OR FAIL: one row, whose constraints are all checked before anything is written, so
-       a failure leaves nothing to undo either way; and without ABORT, SQLite does not open
-       a statement journal and copy every page the statement touches into it */
     if (w->id == 0)
-        return insert(db, w, now, err, errlen);
-    /* absent fields keep their value; publishing without a date stamps it now */
-    st = db_prepare_cached(
-        db, "UPDATE OR FAIL posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "
-            "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "
-            "status = coalesce(?5, status), "
-            "published_at = CASE WHEN ?9 THEN (CASE WHEN ?6 IS NULL AND "
-            "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "
-            "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "
-            "  ELSE published_at END, "
-            "updated_at = ?7 WHERE id = ?8");
+        return insert(c, w, now, err, errlen);
+    st = db_prepare_sql(c, &update_sql);
     if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;
     }
-    sqlite3_bind_text(st, 1, field(f, "slug"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field(f, "title"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, field(f, "body_md"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, field(f, "kind"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, field(f, "status"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, field(f, "published_at"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 8, w->id);
-    sqlite3_bind_int(st, 9, json_object_get(f, "published_at") != NULL);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        if (ext == SQLITE_CONSTRAINT_UNIQUE)
-            w->slug_conflict = 1;
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    db_bind_text(st, 1, field(f, "slug"));
+    db_bind_text(st, 2, field(f, "title"));
+    db_bind_text(st, 3, field(f, "body_md"));
+    db_bind_text(st, 4, field(f, "kind"));
+    db_bind_text(st, 5, field(f, "status"));
+    db_bind_text(st, 6, field(f, "published_at"));
+    db_bind_text(st, 7, now);
+    db_bind_int64(st, 8, w->id);
+    db_bind_int64(st, 9, json_object_get(f, "published_at") != NULL);
+    int rc = db_run(st, err, errlen);
+    if (rc < 0) {
+        w->slug_conflict = rc == DB_EUNIQUE;
         return -1;
     }
-    if (sqlite3_changes(db) == 0) {
+    if (db_changes(c) == 0) {
         w->not_found = 1;
         snprintf(err, errlen, "no post %lld", (long long)w->id);
         return -1;
     }
     if (w->want_result) {
-        st = db_prepare_cached(db, "SELECT " COLUMNS " FROM posts WHERE id = ?1");
+        st = db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE id = ?1");
         if (st) {
-            sqlite3_bind_int64(st, 1, w->id);
-            if (sqlite3_step(st) == SQLITE_ROW)
+            db_bind_int64(st, 1, w->id);
+            if (db_step(st) == DB_ROW)
                 w->row = row_copy(st);
-            sqlite3_reset(st);
+            db_reset(st);
         }
         /* not found cannot happen short of an I/O error; the row is changed already, so
            the write stands and the caller reports that it cannot show it */
@@ -334,22 +351,18 @@ int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen)
+int posts_delete(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     struct post_write *w = arg;
-    sqlite3_stmt *st = db_prepare_cached(db, "DELETE FROM posts WHERE id = ?1");
+    struct db_stmt *st = db_prepare(c, "DELETE FROM posts WHERE id = ?1");
     if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;
     }
-    sqlite3_bind_int64(st, 1, w->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    db_bind_int64(st, 1, w->id);
+    if (db_run(st, err, errlen) < 0)
         return -1;
-    }
-    if (sqlite3_changes(db) == 0) {
+    if (db_changes(c) == 0) {
         w->not_found = 1;
         snprintf(err, errlen, "no post %lld", (long long)w->id);
         return -1;

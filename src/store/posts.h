@@ -13,10 +13,11 @@
 #ifndef ONEFILE_STORE_POSTS_H
 #define ONEFILE_STORE_POSTS_H
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
+#include "db/driver.h"
 
 #define POSTS_MAX_LIMIT 100
 
@@ -25,20 +26,20 @@ struct posts_query {
     const char *status;     /* "draft", "published" or NULL for both */
     int include_drafts;     /* 0: published only, whatever status says */
     int limit;              /* 1..POSTS_MAX_LIMIT */
-    sqlite3_int64 before;   /* cursor: only ids below this (0: from the newest) */
+    int64_t before;   /* cursor: only ids below this (0: from the newest) */
     const char *search;     /* substring of the title, or NULL */
 };
 
 /* One post by id / by slug (kind NULL: any kind). 0 found (*out set), 1 not found, -1. */
-int posts_get(sqlite3 *db, sqlite3_int64 id, int include_drafts, json_t **out);
-int posts_get_by_slug(sqlite3 *db, const char *slug, const char *kind, int include_drafts,
+int posts_get(struct db_conn *c, int64_t id, int include_drafts, json_t **out);
+int posts_get_by_slug(struct db_conn *c, const char *slug, const char *kind, int include_drafts,
                       json_t **out);
 /* Newest first by id. *items receives an array; *next the cursor for the next page (the
    last id) or 0 when this page is the last. 0 or -1. */
-int posts_list(sqlite3 *db, const struct posts_query *q, json_t **items, sqlite3_int64 *next);
+int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, int64_t *next);
 /* Published posts of a kind, newest published first, page by page (page from 1), for the
    site. *more is set when there is a next page. 0 or -1. */
-int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_t **items,
+int posts_published(struct db_conn *c, const char *kind, int page, int per_page, json_t **items,
                     int *more);
 
 /* A create or update, to run through the writer with posts_write as the function.
@@ -49,19 +50,19 @@ int posts_published(sqlite3 *db, const char *kind, int page, int per_page, json_
    and posts_delete change the database with one statement: they may run WRITER_ATOMIC. */
 struct post_row; /* a post's columns in one allocation: free() it */
 struct post_write {
-    sqlite3_int64 id;       /* 0 for a create */
+    int64_t id;       /* 0 for a create */
     json_t *fields;         /* borrowed */
     int want_result;
     struct post_row *row;   /* the stored post (the caller frees it) */
     int not_found;          /* update/delete: no such id */
     int slug_conflict;      /* the slug belongs to another post */
 };
-int posts_write(sqlite3 *db, void *arg, char *err, size_t errlen);
+int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* The JSON text of a post_write's row appended to b, without building an object: byte for
    byte json_encode() of the object posts_get gives for the same row (a text that is not
    UTF-8 is left out, as jansson leaves it out there). 0, or -1 at b's limit. */
 int posts_row_encode(struct buf *b, const struct post_row *r);
 /* Deletes post `id` (arg: struct post_write). */
-int posts_delete(sqlite3 *db, void *arg, char *err, size_t errlen);
+int posts_delete(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 #endif

@@ -3,11 +3,10 @@
  */
 #include <sodium.h>
 #include <string.h>
-#include <time.h>
+#include <stdio.h>
 
-#include "core/clock.h"
 #include "core/log.h"
-#include "db/db.h"
+#include "store/store.h"
 #include "store/tokens.h"
 
 static void hash_hex(const char *token, char out[TOKEN_HASH_LEN + 1])
@@ -17,10 +16,10 @@ static void hash_hex(const char *token, char out[TOKEN_HASH_LEN + 1])
     sodium_bin2hex(out, TOKEN_HASH_LEN + 1, h, sizeof(h));
 }
 
-int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen)
+int tokens_create(struct db_conn *c, const char *name, char *token, size_t tokenlen)
 {
     unsigned char raw[32];
-    char hash[TOKEN_HASH_LEN + 1];
+    char hash[TOKEN_HASH_LEN + 1], now[32];
     if (tokenlen < TOKEN_LEN + 1)
         return log_err("tokens: buffer too small");
     randombytes_buf(raw, sizeof(raw));
@@ -29,61 +28,71 @@ int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen)
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
     hash_hex(token, hash);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO api_tokens (name, token_hash) VALUES (?1, ?2)", -1,
-                           &st, NULL) != SQLITE_OK)
-        return log_err("tokens: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(
+        c, "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)");
+    if (!st)
+        return -1;
+    db_bind_text(st, 1, name);
+    db_bind_text(st, 2, hash);
+    db_bind_text(st, 3, now);
+    char err[256];
+    int rc = db_run(st, err, sizeof(err));
+    if (rc == 0)
         return 0;
-    if (ext == SQLITE_CONSTRAINT_UNIQUE)
+    if (rc == DB_EUNIQUE)
         return 1;
-    return log_err("tokens: create: %s", sqlite3_errmsg(db));
+    return log_err("tokens: create: %s", err);
 }
 
-int tokens_revoke(sqlite3 *db, const char *name)
+int tokens_revoke(struct db_conn *c, const char *name)
+{
+    char now[32], err[256];
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(
+        c, "UPDATE api_tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL");
+    if (!st)
+        return -1;
+    db_bind_text(st, 1, name);
+    db_bind_text(st, 2, now);
+    if (db_run(st, err, sizeof(err)) < 0)
+        return log_err("tokens: revoke: %s", err);
+    return db_changes(c) ? 0 : 1;
+}
+
+int tokens_revoke_id(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     char now[32];
-    sqlite3_stmt *st;
-    clock_iso8601(time(NULL), now, sizeof(now));
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE api_tokens SET revoked_at = ?2 WHERE name = ?1 AND "
-                           "revoked_at IS NULL",
-                           -1, &st, NULL) != SQLITE_OK)
-        return log_err("tokens: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return log_err("tokens: revoke: %s", sqlite3_errmsg(db));
-    return sqlite3_changes(db) ? 0 : 1;
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(
+        c, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
+    if (!st) {
+        snprintf(err, errlen, "prepare: %s", db_errmsg(c));
+        return -1;
+    }
+    db_bind_int64(st, 1, *(int64_t *)arg);
+    db_bind_text(st, 2, now);
+    return db_run(st, err, errlen) < 0 ? -1 : 0;
 }
 
-int tokens_list(sqlite3 *db, json_t **out)
+int tokens_list(struct db_conn *c, json_t **out)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, name, created_at, last_used_at, revoked_at FROM "
-                           "api_tokens ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return log_err("tokens: %s", sqlite3_errmsg(db));
+    struct db_stmt *st = db_prepare(c, "SELECT id, name, created_at, last_used_at, revoked_at "
+                                       "FROM api_tokens ORDER BY id");
+    if (!st)
+        return -1;
     *out = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_step(st) == DB_ROW) {
         json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+        json_object_set_new(o, "id", json_integer(db_column_int64(st, 0)));
         static const char *const names[] = {"name", "created_at", "last_used_at", "revoked_at"};
         for (int i = 0; i < 4; i++) {
-            const unsigned char *t = sqlite3_column_text(st, i + 1);
-            json_object_set_new(o, names[i], t ? json_string((const char *)t) : json_null());
+            const char *t = db_column_text(st, i + 1);
+            json_object_set_new(o, names[i], t ? json_string(t) : json_null());
         }
         json_array_append_new(*out, o);
     }
-    sqlite3_finalize(st);
+    db_reset(st);
     return 0;
 }
 
@@ -95,54 +104,48 @@ int tokens_hash(const char *token, char *hash)
     return 0;
 }
 
-int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale)
+int tokens_check(struct db_conn *c, const char *token, int64_t *id, int *stale)
 {
     char hash[TOKEN_HASH_LEN + 1];
     if (tokens_hash(token, hash))
         return 1;
-    return tokens_check_hash(db, hash, id, stale);
+    return tokens_check_hash(c, hash, id, stale);
 }
 
-int tokens_check_hash(sqlite3 *db, const char *hash, sqlite3_int64 *id, int *stale)
+int tokens_check_hash(struct db_conn *c, const char *hash, int64_t *id, int *stale)
 {
-    char minute_ago[32]; /* bound rather than strftime('now', ...) in SQL: cheaper */
-    clock_iso8601(time(NULL) - 60, minute_ago, sizeof(minute_ago));
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "SELECT id, last_used_at IS NULL OR last_used_at < ?2 "
-            "FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL");
+    char minute_ago[32];
+    store_time(-60, minute_ago);
+    struct db_stmt *st = db_prepare(
+        c, "SELECT id, CASE WHEN last_used_at IS NULL OR last_used_at < ?2 THEN 1 ELSE 0 END "
+           "FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL");
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, hash, TOKEN_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, minute_ago, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-        *stale = sqlite3_column_int(st, 1);
+    db_bind_textn(st, 1, hash, TOKEN_HASH_LEN);
+    db_bind_text(st, 2, minute_ago);
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        *id = db_column_int64(st, 0);
+        *stale = (int)db_column_int64(st, 1);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    db_reset(st);
+    if (rc == DB_ROW)
         return 0;
-    if (rc == SQLITE_DONE)
+    if (rc == DB_DONE)
         return 1;
-    return log_err("tokens: check: %s", sqlite3_errmsg(db));
+    return log_err("tokens: check: %s", db_errmsg(c));
 }
 
-int tokens_touch(sqlite3 *db, void *arg, char *err, size_t errlen)
+int tokens_touch(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     char now[32];
-    clock_iso8601(time(NULL), now, sizeof(now));
-    sqlite3_stmt *st = db_prepare_cached(db, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1");
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(c, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1");
     if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;
     }
-    sqlite3_bind_int64(st, 1, *(sqlite3_int64 *)arg);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
+    db_bind_int64(st, 1, *(int64_t *)arg);
+    db_bind_text(st, 2, now);
+    return db_run(st, err, errlen) < 0 ? -1 : 0;
 }

@@ -10,19 +10,23 @@
 #ifndef ONEFILE_STORE_TOKENS_H
 #define ONEFILE_STORE_TOKENS_H
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "db/driver.h"
 
 #define TOKEN_LEN 46 /* "of_" + 43, without the NUL */
 
 /* Creates token `name` (on a read-write connection, outside the server's writer: used by
    the command). The token is written to token (at least TOKEN_LEN + 1 bytes).
    0, 1 when the name is taken, -1 logged. */
-int tokens_create(sqlite3 *db, const char *name, char *token, size_t tokenlen);
+int tokens_create(struct db_conn *c, const char *name, char *token, size_t tokenlen);
 /* Revokes token `name`: 0, 1 when there is no such active token, -1 logged. */
-int tokens_revoke(sqlite3 *db, const char *name);
+int tokens_revoke(struct db_conn *c, const char *name);
 /* Every token: [{id, name, created_at, last_used_at, revoked_at}]. 0 or -1 logged. */
-int tokens_list(sqlite3 *db, json_t **out);
+/* Writer function: revokes token *(int64_t *)arg (by id) now; revoked already is fine. */
+int tokens_revoke_id(struct db_conn *c, void *arg, char *err, size_t errlen);
+int tokens_list(struct db_conn *c, json_t **out);
 #define TOKEN_HASH_LEN 64 /* hex SHA-256, without the NUL */
 
 /* The stored form of a presented token into hash (TOKEN_HASH_LEN + 1 bytes): 0, or 1
@@ -30,10 +34,10 @@ int tokens_list(sqlite3 *db, json_t **out);
 int tokens_hash(const char *token, char *hash);
 /* Checks a presented token: 0 valid (*id set; *stale when its last use was recorded over
    a minute ago, or never), 1 unknown or revoked, -1 logged. */
-int tokens_check(sqlite3 *db, const char *token, sqlite3_int64 *id, int *stale);
+int tokens_check(struct db_conn *c, const char *token, int64_t *id, int *stale);
 /* The same for a token already hashed by tokens_hash(): on a reader, or inside a writer
    function, where the check and the write it allows are one transaction. */
-int tokens_check_hash(sqlite3 *db, const char *hash, sqlite3_int64 *id, int *stale);
-/* Writer function: records the use of token *(sqlite3_int64 *)arg now. */
-int tokens_touch(sqlite3 *db, void *arg, char *err, size_t errlen);
+int tokens_check_hash(struct db_conn *c, const char *hash, int64_t *id, int *stale);
+/* Writer function: records the use of token *(int64_t *)arg now. */
+int tokens_touch(struct db_conn *c, void *arg, char *err, size_t errlen);
 #endif

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/migrate.h"
 #include "db/readers.h"
 #include "db/writer.h"
@@ -72,7 +73,7 @@ static int setup(void **state)
     f->app.cfg = &f->cfg;
     f->app.readers = &f->readers;
     f->app.plan = &f->plan;
-    f->app.writer = writer_start(db, &wo);
+    f->app.writer = writer_start(sqlite_conn_wrap(db), &wo);
     *state = f;
     return 0;
 }
@@ -80,8 +81,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    sqlite3 *db = writer_stop(f->app.writer);
-    db_close(db);
+    db_conn_close(writer_stop(f->app.writer));
     readers_close(&f->readers);
     migrate_plan_release(&f->plan);
     char *cmd = xasprintf("rm -rf '%s'", f->dir);
@@ -112,7 +112,7 @@ static void test_job_records_and_reports(void **state)
     free(f->cfg.backup_url);
     f->cfg.backup_url = xasprintf("file://%s", dest);
 
-    sqlite3 *db = readers_acquire(&f->readers);
+    struct db_conn *db = readers_acquire(&f->readers);
     json_t *last;
     assert_int_equal(backup_last(db, &last), 0);
     readers_release(&f->readers, db);

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
@@ -48,7 +49,7 @@ static int setup(void **state)
     cfg.shutdown_timeout_s = 5;
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
-    app.writer = writer_start(db, &wo);
+    app.writer = writer_start(sqlite_conn_wrap(db), &wo);
     assert_int_equal(readers_open(&readers, path, 4, &fixture_dbo), 0);
     app.readers = &readers;
     return 0;
@@ -58,7 +59,7 @@ static int teardown(void **state)
 {
     (void)state;
     readers_close(&readers);
-    db_close(writer_stop(app.writer));
+    db_conn_close(writer_stop(app.writer));
     config_release(&cfg);
     fixture_remove(dir);
     return 0;
@@ -75,13 +76,13 @@ static void submit(writer_fn *fn, void *arg)
 static long long count(const char *sql)
 {
     long long n = -1;
-    sqlite3 *db = readers_acquire(&readers);
-    assert_int_equal(db_query_int(db, sql, &n), 0);
+    struct db_conn *db = readers_acquire(&readers);
+    assert_int_equal(db_query_int(sqlite_conn_handle(db), sql, &n), 0);
     readers_release(&readers, db);
     return n;
 }
 
-static sqlite3_int64 enqueue(const char *type, const char *payload, const char *key, int max,
+static int64_t enqueue(const char *type, const char *payload, const char *key, int max,
                              int64_t now)
 {
     struct queue_new n = {type, payload, key, max, 0, now, 0, 0};
@@ -104,8 +105,8 @@ static void test_enqueue_claim_complete(void **state)
 {
     (void)state;
     struct queue_job jobs[4];
-    sqlite3_int64 a = enqueue("webhook", "{\"n\":1}", NULL, 5, T0);
-    sqlite3_int64 b = enqueue("webhook", "{\"n\":2}", NULL, 5, T0 + 1);
+    int64_t a = enqueue("webhook", "{\"n\":1}", NULL, 5, T0);
+    int64_t b = enqueue("webhook", "{\"n\":2}", NULL, 5, T0 + 1);
     struct queue_new later = {"webhook", "{\"n\":3}", NULL, 5, 60000, T0, 0, 0};
     submit(queue_enqueue, &later);
     /* the delayed one is not ready; the others come oldest first, one attempt each */
@@ -140,7 +141,7 @@ static void test_idempotency_key(void **state)
 {
     (void)state;
     struct queue_job job;
-    sqlite3_int64 id = enqueue("webhook", "{}", "contact-7", 5, T0);
+    int64_t id = enqueue("webhook", "{}", "contact-7", 5, T0);
     struct queue_new again = {"webhook", "{\"other\":1}", "contact-7", 5, 0, T0, 0, 0};
     submit(queue_enqueue, &again);
     assert_int_equal(again.existed, 1);
@@ -182,7 +183,7 @@ static void test_backoff_grows(void **state)
             queue_backoff_ms(rows[i].attempts, rows[i].base, rows[i].max, rows[i].jitter),
             rows[i].want);
     /* through the queue: each failure makes the job wait longer, even with the worst jitter */
-    sqlite3_int64 id = enqueue("webhook", "{}", NULL, 10, T0);
+    int64_t id = enqueue("webhook", "{}", NULL, 10, T0);
     int64_t now = T0, prev_delay = 0;
     for (int attempt = 1; attempt <= 6; attempt++) {
         struct queue_job job;
@@ -211,7 +212,7 @@ static void test_backoff_grows(void **state)
 static void test_max_attempts_then_failed_and_retry(void **state)
 {
     (void)state;
-    sqlite3_int64 id = enqueue("webhook", "{\"u\":1}", "k-failing", 3, T0);
+    int64_t id = enqueue("webhook", "{\"u\":1}", "k-failing", 3, T0);
     int64_t now = T0;
     struct queue_outcome o;
     for (int attempt = 1; attempt <= 3; attempt++) {
@@ -257,7 +258,7 @@ static void test_max_attempts_then_failed_and_retry(void **state)
     struct queue_outcome p = {.id = r.job_id, .token = "p/w0/z", .error = "bad", .permanent = 1};
     submit(queue_fail, &p);
     assert_int_equal(p.result, QUEUE_FAILED);
-    sqlite3_int64 fresh = enqueue("webhook", "{}", "k-failing", 3, T0);
+    int64_t fresh = enqueue("webhook", "{}", "k-failing", 3, T0);
     struct queue_retry dup = {p.failed_id, 4, 0, 0, 0, 0};
     submit(queue_retry, &dup);
     assert_int_equal(dup.found, 1);
@@ -271,7 +272,7 @@ static void test_permanent_and_release(void **state)
 {
     (void)state;
     struct queue_job job;
-    sqlite3_int64 id = enqueue("webhook", "{}", NULL, 5, T0);
+    int64_t id = enqueue("webhook", "{}", NULL, 5, T0);
     assert_int_equal(claim("p/w0/1", 1, T0, &job), 1);
     /* released by a stopping worker: the attempt does not count */
     struct queue_outcome o = {.id = id, .token = "p/w0/1"};
@@ -300,8 +301,8 @@ static void test_delete(void **state)
 {
     (void)state;
     struct queue_job job;
-    sqlite3_int64 a = enqueue("webhook", "{}", NULL, 5, T0);
-    sqlite3_int64 b = enqueue("webhook", "{}", NULL, 5, T0 + 1);
+    int64_t a = enqueue("webhook", "{}", NULL, 5, T0);
+    int64_t b = enqueue("webhook", "{}", NULL, 5, T0 + 1);
     assert_int_equal(claim("p/w0/1", 1, T0 + 2, &job), 1); /* a runs */
     struct queue_delete d = {a, 0, 0};
     submit(queue_delete, &d);
@@ -326,9 +327,9 @@ static void test_visibility_timeout(void **state)
 {
     (void)state;
     struct queue_job jobs[3];
-    sqlite3_int64 a = enqueue("webhook", "{}", NULL, 5, T0);
-    sqlite3_int64 b = enqueue("webhook", "{}", NULL, 1, T0);
-    sqlite3_int64 c = enqueue("webhook", "{}", NULL, 5, T0);
+    int64_t a = enqueue("webhook", "{}", NULL, 5, T0);
+    int64_t b = enqueue("webhook", "{}", NULL, 1, T0);
+    int64_t c = enqueue("webhook", "{}", NULL, 5, T0);
     assert_int_equal(claim("deadhost:1:0/w0/1", 2, T0, jobs), 2); /* a and b: a dead worker */
     assert_int_equal(claim("live:2:0/w0/1", 1, T0, jobs + 2), 1); /* c: a running one */
     assert_int_equal(jobs[2].id, c);
@@ -382,7 +383,7 @@ static void test_list_depth_and_times(void **state)
     assert_int_equal(claim("p/w0/1", 1, now, &job), 1);
     queue_job_release(&job);
     struct queue_depth d;
-    sqlite3 *db = readers_acquire(&readers);
+    struct db_conn *db = readers_acquire(&readers);
     assert_int_equal(queue_depth(db, now, &d), 0);
     assert_int_equal(d.ready, 1);
     assert_int_equal(d.delayed, 1);

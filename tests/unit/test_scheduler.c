@@ -16,6 +16,7 @@
 
 #include "db/readers.h"
 #include "fixture.h"
+#include "db/sqlite.h"
 
 static char dir[64], path[128];
 static struct config cfg;
@@ -34,7 +35,7 @@ static int setup(void **state)
     config_init(&cfg);
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
-    app.writer = writer_start(db, &wo);
+    app.writer = writer_start(sqlite_conn_wrap(db), &wo);
     assert_int_equal(readers_open(&readers, path, 3, &fixture_dbo), 0);
     app.readers = &readers;
     return 0;
@@ -44,14 +45,15 @@ static int teardown(void **state)
 {
     (void)state;
     readers_close(&readers);
-    db_close(writer_stop(app.writer));
+    db_conn_close(writer_stop(app.writer));
     config_release(&cfg);
     fixture_remove(dir);
     return 0;
 }
 
-static int exec_sql(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int exec_sql(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     char *msg = NULL;
     if (sqlite3_exec(db, arg, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s", msg ? msg : "?");
@@ -73,9 +75,9 @@ static void sql(const char *text)
 static long long count(const char *q)
 {
     long long n = -1;
-    sqlite3 *db = readers_acquire(&readers);
-    if (db_query_int(db, q, &n) != 0)
-        fail_msg("%s: %s", q, sqlite3_errmsg(db));
+    struct db_conn *db = readers_acquire(&readers);
+    if (db_query_int(sqlite_conn_handle(db), q, &n) != 0)
+        fail_msg("%s: %s", q, db_errmsg(db));
     readers_release(&readers, db);
     return n;
 }
@@ -276,9 +278,9 @@ static void test_checkpoint_job(void **state)
     assert_int_equal(db_file_size(path, "-wal"), 0);
     /* a reader in the middle of a read keeps TRUNCATE from finishing: not an error */
     sql("INSERT INTO t VALUES (1)");
-    sqlite3 *ro = readers_acquire(&readers);
+    struct db_conn *ro = readers_acquire(&readers);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(ro, "SELECT x FROM t", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(sqlite_conn_handle(ro), "SELECT x FROM t", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* holds a read transaction */
     sql("INSERT INTO t VALUES (2)");
     assert_int_equal(maintenance_checkpoint(&app, msg, sizeof(msg)), 0);

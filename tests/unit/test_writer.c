@@ -18,18 +18,20 @@
 
 #include "db/db.h"
 #include "db/writer.h"
+#include "db/sqlite.h"
 
 static char dir[64], path[128];
 static const struct db_options dbo = {5000, 2};
 
-static int insert_value(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_value(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO t(v) VALUES (?)");
     if (!st) {
         snprintf(err, errlen, "prepare");
         return -1;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)(intptr_t)arg);
+    sqlite3_bind_int64(st, 1, (int64_t)(intptr_t)arg);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -40,9 +42,9 @@ static int insert_value(sqlite3 *db, void *arg, char *err, size_t errlen)
 }
 
 /* inserts, then fails: its row must not survive */
-static int insert_then_fail(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_then_fail(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
-    if (insert_value(db, arg, err, errlen) < 0)
+    if (insert_value(c, arg, err, errlen) < 0)
         return -1;
     snprintf(err, errlen, "refused on purpose");
     return -1;
@@ -53,7 +55,7 @@ static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static int gate_open, gate_entered;
 
 /* holds the writer until the test opens the gate, so the next writes queue up */
-static int wait_at_gate(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int wait_at_gate(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     pthread_mutex_lock(&gate_mu);
     gate_entered = 1;
@@ -61,7 +63,7 @@ static int wait_at_gate(sqlite3 *db, void *arg, char *err, size_t errlen)
     while (!gate_open)
         pthread_cond_wait(&gate_cv, &gate_mu);
     pthread_mutex_unlock(&gate_mu);
-    return insert_value(db, arg, err, errlen);
+    return insert_value(c, arg, err, errlen);
 }
 
 static void gate_reset(void)
@@ -133,12 +135,12 @@ static struct writer *start(struct writer_options *o)
     assert_int_equal(db_exec(db, "test", "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER UNIQUE)"), 0);
     struct writer_options def;
     writer_options_default(&def);
-    return writer_start(db, o ? o : &def);
+    return writer_start(sqlite_conn_wrap(db), o ? o : &def);
 }
 
 static void stop(struct writer *w)
 {
-    assert_int_equal(db_close(writer_stop(w)), SQLITE_OK);
+    assert_int_equal(db_conn_close(writer_stop(w)), 0);
 }
 
 static void test_acknowledged_write_is_committed(void **state)
@@ -201,8 +203,9 @@ static void test_one_failing_write_in_a_batch_leaves_the_others(void **state)
 }
 
 /* a write that breaks the contract and rolls the writer's transaction back */
-static int rollback_everything(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int rollback_everything(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     (void)arg;
     (void)err;
     (void)errlen;
@@ -291,14 +294,15 @@ static void atomic_batch(struct writer *w, writer_fn **writes, const long *value
 static sqlite3_stmt *left_open;
 
 /* steps a query once and returns without resetting it, then writes */
-static int leave_a_query_open(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int leave_a_query_open(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     left_open = db_prepare_cached(db, "SELECT v FROM t ORDER BY v");
     if (!left_open || sqlite3_step(left_open) != SQLITE_ROW) {
         snprintf(err, errlen, "select: %s", sqlite3_errmsg(db));
         return -1;
     }
-    return insert_value(db, arg, err, errlen);
+    return insert_value(c, arg, err, errlen);
 }
 
 static void test_a_statement_left_running_is_reset_after_its_write(void **state)
@@ -389,12 +393,12 @@ static void test_fire_and_forget_is_drained_on_stop(void **state)
         assert_int_equal(writer_submit_async(w, "views", insert_value, (void *)i, count_free), 0);
     /* one failing async write is logged and counted, not fatal */
     assert_int_equal(writer_submit_async(w, "views", insert_value, (void *)1, count_free), 0);
-    sqlite3 *db = writer_stop(w);
+    struct db_conn *c = writer_stop(w);
     assert_int_equal(atomic_load(&freed), 501);
     long long n;
-    assert_int_equal(db_query_int(db, "SELECT count(*) FROM t", &n), 0);
+    assert_int_equal(db_query_int(sqlite_conn_handle(c), "SELECT count(*) FROM t", &n), 0);
     assert_int_equal(n, 500);
-    assert_int_equal(db_close(db), SQLITE_OK);
+    assert_int_equal(db_conn_close(c), 0);
 }
 
 static void test_async_queue_is_bounded(void **state)
@@ -423,7 +427,7 @@ static void test_async_queue_is_bounded(void **state)
 
 struct stopper {
     struct writer *w;
-    sqlite3 *db;
+    struct db_conn *db;
 };
 
 static void *stop_thread(void *arg)
@@ -471,13 +475,13 @@ static void test_stop_runs_queued_writes_and_refuses_new_ones(void **state)
     assert_int_equal(hs.rc, 0);
     assert_int_equal(qs.rc, 0); /* queued before the stop: ran */
     long long n;
-    assert_int_equal(db_query_int(sp.db, "SELECT count(*) FROM t WHERE v IN (1000, 7)", &n), 0);
+    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v IN (1000, 7)", &n), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(db_query_int(sp.db, "SELECT count(*) FROM t WHERE v >= 100 AND v < 1000", &n), 0);
+    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v >= 100 AND v < 1000", &n), 0);
     assert_int_equal(n, probes);
-    assert_int_equal(db_query_int(sp.db, "SELECT count(*) FROM t WHERE v = 8", &n), 0);
+    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v = 8", &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(db_close(sp.db), SQLITE_OK);
+    assert_int_equal(db_conn_close(sp.db), 0);
 }
 
 static void test_per_origin_accounting(void **state)

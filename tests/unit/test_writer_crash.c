@@ -23,6 +23,7 @@
 
 #include "db/db.h"
 #include "db/writer.h"
+#include "db/sqlite.h"
 
 #define ROUNDS 12
 #define THREADS 8
@@ -31,8 +32,9 @@ static char dir[64], path[128];
 static const struct db_options dbo = {5000, 2};
 static int ack_fd;
 
-static int insert_value(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_value(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO t(v, pad) VALUES (?, randomblob(200))");
     sqlite3_bind_int64(st, 1, *(int64_t *)arg);
     int rc = sqlite3_step(st);
@@ -72,7 +74,7 @@ static void child(int round)
     struct writer_options o;
     writer_options_default(&o);
     o.checkpoint_pages = 200; /* checkpoints happen during the load, and get killed too */
-    struct writer *w = writer_start(db, &o);
+    struct writer *w = writer_start(sqlite_conn_wrap(db), &o);
     static struct load loads[THREADS];
     pthread_t t;
     for (int i = 0; i < THREADS; i++) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/writer.h"
 
 /* ---- the shim VFS ---- */
@@ -133,8 +134,9 @@ static void shim_register(void)
 static char dir[64], path[128];
 static const struct db_options dbo = {5000, 2};
 
-static int insert_value(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int insert_value(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
+    sqlite3 *db = sqlite_conn_handle(c);
     sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO t(v) VALUES (?)");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)(intptr_t)arg);
     int rc = sqlite3_step(st);
@@ -170,7 +172,7 @@ static void run_faulty_batch(atomic_int *knob, long base)
     struct writer_options o;
     writer_options_default(&o);
     o.idle_checkpoint_ms = 0;
-    struct writer *w = writer_start(db, &o);
+    struct writer *w = writer_start(sqlite_conn_wrap(db), &o);
     char err[256];
     for (long i = 0; i < 10; i++)
         assert_int_equal(writer_submit(w, "t", insert_value, (void *)(base + i), err, sizeof(err)), 0);
@@ -202,7 +204,7 @@ static void run_faulty_batch(atomic_int *knob, long base)
     assert_int_equal(st.committed, 20);
     assert_int_equal(st.failed, 24);
     assert_true(st.commit_failures >= 3); /* at least one failed COMMIT per round */
-    assert_int_equal(db_close(writer_stop(w)), SQLITE_OK);
+    assert_int_equal(db_conn_close(writer_stop(w)), 0);
 
     /* what is in the file: exactly the acknowledged writes, and the file is sound */
     sqlite3 *ro;
