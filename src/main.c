@@ -6,11 +6,11 @@
  */
 #include <signal.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "db/db.h"
 
 struct command {
     const char *name;
@@ -75,12 +75,12 @@ int main(int argc, char **argv)
     /* SQLite's memory statistics take one process-wide mutex on every allocation (Debian
        builds it without lookaside, so that is every row): nothing here reads them, and
        the writer and the readers would queue on it */
-    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+    if (db_library_init() < 0) {
         fprintf(stderr, "onefile: cannot configure SQLite\n");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     int rc = fn(argc - 1, argv + 1);
-    sqlite3_shutdown();
+    db_library_shutdown();
     return rc;
 }

@@ -38,7 +38,7 @@
 #include "http/form.h"
 #include "http/request.h"
 #include "jobs/cron.h"
-#include "jobs/queue.h"
+#include "store/queue.h"
 #include "jobs/scheduler.h"
 #include "remote/backup.h"
 #include "remote/remote.h"
@@ -48,10 +48,12 @@
 #include "site/theme.h"
 #include "store/messages.h"
 #include "store/posts.h"
+#include "store/schedule.h"
 #include "store/tokens.h"
 #include "store/users.h"
 #include "tmpl/tmpl.h"
-#include "db/sqlite.h"
+#include "db/upkeep.h"
+#include "store/backups.h"
 
 #define SESSION_COOKIE "onefile_session"
 #define LOGIN_COOKIE "onefile_login"
@@ -236,7 +238,7 @@ static int render(struct request *r, struct ctx *c, int status, const char *name
 }
 
 static int submit(struct request *r, const char *origin, writer_fn *fn, void *arg, char *err,
-                 size_t errlen)
+                  size_t errlen)
 {
     return writer_submit(r->app->writer, origin, fn, arg, err, errlen);
 }
@@ -346,32 +348,21 @@ static int logout(struct request *r)
 
 /* ---- dashboard ---- */
 
-static json_t *db_facts(struct request *r, sqlite3 *db)
+static json_t *db_facts(struct request *r, struct db_conn *db)
 {
     const struct config *cfg = r->app->cfg;
-    char jm[32] = "";
-    long long page_size = 0, page_count = 0, freelist = 0;
-    db_query_text(db, "PRAGMA journal_mode", jm, sizeof(jm));
-    db_query_int(db, "PRAGMA page_size", &page_size);
-    db_query_int(db, "PRAGMA page_count", &page_count);
-    db_query_int(db, "PRAGMA freelist_count", &freelist);
-    json_t *st = NULL;
-    json_int_t version = 0;
-    if (migrate_status(db, r->app->plan, &st) == 0) {
-        version = json_integer_value(json_object_get(st, "version"));
-        json_decref(st);
-    }
+    struct upkeep_facts f;
+    upkeep_facts(db, r->app->plan, &f);
     char last_check[64] = "never";
-    db_query_text(db, "SELECT finished_at || ' (' || outcome || ')' FROM schedule_runs "
-                      "WHERE job = 'quick-check' AND finished_at IS NOT NULL "
-                      "ORDER BY id DESC LIMIT 1", last_check, sizeof(last_check));
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s}", "path", cfg->db,
-                     "journal_mode", jm, "page_size", (json_int_t)page_size, "page_count",
-                     (json_int_t)page_count, "freelist_count", (json_int_t)freelist,
-                     "file_bytes", (json_int_t)db_file_size(cfg->db, ""), "wal_bytes",
-                     (json_int_t)db_file_size(cfg->db, "-wal"), "busy_timeout_ms",
-                     (json_int_t)cfg->busy_timeout_ms, "synchronous", cfg->synchronous,
-                     "migration_version", version, "last_check", last_check);
+    schedule_runs_last_finished(db, "quick-check", last_check, sizeof(last_check));
+    return json_pack(
+        "{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s}", "path", cfg->db, "journal_mode",
+        f.journal_mode, "page_size", (json_int_t)f.page_size, "page_count",
+        (json_int_t)f.page_count, "freelist_count", (json_int_t)f.freelist_count, "file_bytes",
+        (json_int_t)db_file_size(cfg->db, ""), "wal_bytes",
+        (json_int_t)db_file_size(cfg->db, "-wal"), "busy_timeout_ms",
+        (json_int_t)cfg->busy_timeout_ms, "synchronous", cfg->synchronous, "migration_version",
+        (json_int_t)f.migration_version, "last_check", last_check);
 }
 
 static json_t *writer_facts(struct request *r, json_t **origins)
@@ -379,13 +370,12 @@ static json_t *writer_facts(struct request *r, json_t **origins)
     struct writer_stats *st = xcalloc(1, sizeof(*st));
     writer_get_stats(r->app->writer, st);
     double mean = st->batch_size.count ? st->batch_size.sum / (double)st->batch_size.count : 0;
-    json_t *w = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "queue_depth",
-                          (json_int_t)st->queue_depth, "max_queue_depth",
-                          (json_int_t)st->max_queue_depth, "committed", (json_int_t)st->committed,
-                          "failed", (json_int_t)st->failed, "busy_retries",
-                          (json_int_t)db_busy_retries(), "checkpoints",
-                          (json_int_t)(st->checkpoints_passive + st->checkpoints_truncate),
-                          "checkpoint_pages", (json_int_t)st->checkpoint_pages);
+    json_t *w = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "queue_depth", (json_int_t)st->queue_depth,
+        "max_queue_depth", (json_int_t)st->max_queue_depth, "committed", (json_int_t)st->committed,
+        "failed", (json_int_t)st->failed, "busy_retries", (json_int_t)db_busy_retries(),
+        "checkpoints", (json_int_t)(st->checkpoints_passive + st->checkpoints_truncate),
+        "checkpoint_pages", (json_int_t)st->checkpoint_pages);
     json_object_set_new(w, "p50_ms", json_sprintf("%.2f", hist_quantile(&st->latency, 0.5) * 1e3));
     json_object_set_new(w, "p99_ms", json_sprintf("%.2f", hist_quantile(&st->latency, 0.99) * 1e3));
     json_object_set_new(w, "batch_mean", json_sprintf("%.1f", mean));
@@ -403,25 +393,6 @@ static json_t *writer_facts(struct request *r, json_t **origins)
     return w;
 }
 
-static json_t *rows(sqlite3 *db, const char *sql)
-{
-    json_t *out = json_array();
-    sqlite3_stmt *st = db_prepare_cached(db, sql);
-    if (!st)
-        return out;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = json_object();
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            const unsigned char *t = sqlite3_column_text(st, i);
-            json_object_set_new(o, sqlite3_column_name(st, i),
-                                t ? json_string((const char *)t) : json_null());
-        }
-        json_array_append_new(out, o);
-    }
-    sqlite3_reset(st);
-    return out;
-}
-
 static int dashboard(struct request *r)
 {
     struct ctx c;
@@ -429,22 +400,21 @@ static int dashboard(struct request *r)
     if (rc)
         return rc;
     json_t *origins;
-    struct db_conn *conn = readers_acquire(r->app->readers);
-    sqlite3 *db = sqlite_conn_handle(conn);
+    struct db_conn *db = readers_acquire(r->app->readers);
     json_t *facts = db_facts(r, db);
-    json_t *backups = rows(db, "SELECT started_at, status, coalesce(size, '') AS size, name "
-                               "FROM backups ORDER BY id DESC LIMIT 5");
-    long long ready = 0, reserved = 0, failed = 0;
-    db_query_int(db, "SELECT count(*) FROM jobs WHERE reserved_at IS NULL", &ready);
-    db_query_int(db, "SELECT count(*) FROM jobs WHERE reserved_at IS NOT NULL", &reserved);
-    db_query_int(db, "SELECT count(*) FROM failed_jobs", &failed);
-    readers_release(r->app->readers, conn);
-    json_t *m = json_pack("{s:s,s:o,s:o,s:o,s:b,s:{s:I,s:I,s:I}}", "page_title", "Dashboard",
-                          "db", facts, "backups", backups, "charts",
-                          r->app->samples ? samples_charts(r->app->samples) : json_object(),
-                          "backup_url", r->app->cfg->backup_url != NULL, "queue", "ready",
-                          (json_int_t)ready, "reserved", (json_int_t)reserved, "failed",
-                          (json_int_t)failed);
+    json_t *backups = NULL;
+    if (backups_brief(db, 5, &backups) < 0)
+        backups = json_array();
+    struct queue_depth q;
+    if (queue_depth(db, clock_wall_ms(), &q) < 0)
+        memset(&q, 0, sizeof(q));
+    long long ready = q.ready + q.delayed, reserved = q.reserved, failed = q.failed;
+    readers_release(r->app->readers, db);
+    json_t *m = json_pack(
+        "{s:s,s:o,s:o,s:o,s:b,s:{s:I,s:I,s:I}}", "page_title", "Dashboard", "db", facts, "backups",
+        backups, "charts", r->app->samples ? samples_charts(r->app->samples) : json_object(),
+        "backup_url", r->app->cfg->backup_url != NULL, "queue", "ready", (json_int_t)ready,
+        "reserved", (json_int_t)reserved, "failed", (json_int_t)failed);
     json_object_set_new(m, "writer", writer_facts(r, &origins));
     json_object_set_new(m, "sample_s", json_integer(SAMPLE_INTERVAL_S));
     json_object_set_new(m, "origins", origins);
@@ -472,8 +442,8 @@ static int posts_page(struct request *r)
                *cursor = request_query(r, "cursor");
     if (status && strcmp(status, "draft") != 0 && strcmp(status, "published") != 0)
         status = NULL;
-    struct posts_query pq = {NULL, status, 1, PAGE_SIZE, cursor ? strtoll(cursor, NULL, 10) : 0,
-                             q && *q ? q : NULL};
+    struct posts_query pq = {
+        NULL, status, 1, PAGE_SIZE, cursor ? strtoll(cursor, NULL, 10) : 0, q && *q ? q : NULL};
     if (pq.before < 0)
         pq.before = 0;
     json_t *items;
@@ -487,9 +457,9 @@ static int posts_page(struct request *r)
                           q ? q : "", "status_draft", status && !strcmp(status, "draft"),
                           "status_published", status && !strcmp(status, "published"));
     if (next)
-        json_object_set_new(m, "next_url", json_sprintf("/admin/posts?cursor=%lld%s%s%s%s",
-                                                        (long long)next, status ? "&status=" : "",
-                                                        status ? status : "", "", ""));
+        json_object_set_new(m, "next_url",
+                            json_sprintf("/admin/posts?cursor=%lld%s%s%s%s", (long long)next,
+                                         status ? "&status=" : "", status ? status : "", "", ""));
     return render(r, &c, 200, "admin/posts.html", "posts", m);
 }
 
@@ -503,15 +473,15 @@ static int editor(struct request *r, struct ctx *c, int status, json_t *post, js
     if (md)
         markdown_render(md, strlen(md), 0, &preview);
     json_int_t id = json_integer_value(json_object_get(post, "id"));
-    json_t *m = json_pack("{s:s,s:o,s:o,s:b,s:b,s:b,s:b,s:s}", "page_title",
-                          id ? "Edit post" : "New post", "post", post, "errors",
-                          errors ? errors : json_object(), "is_post", !kind || !strcmp(kind, "post"),
-                          "is_page", kind && !strcmp(kind, "page"), "is_draft",
-                          !st || !strcmp(st, "draft"), "is_published",
-                          st && !strcmp(st, "published"), "preview_html", buf_str(&preview));
+    json_t *m = json_pack(
+        "{s:s,s:o,s:o,s:b,s:b,s:b,s:b,s:s}", "page_title", id ? "Edit post" : "New post", "post",
+        post, "errors", errors ? errors : json_object(), "is_post", !kind || !strcmp(kind, "post"),
+        "is_page", kind && !strcmp(kind, "page"), "is_draft", !st || !strcmp(st, "draft"),
+        "is_published", st && !strcmp(st, "published"), "preview_html", buf_str(&preview));
     buf_release(&preview);
-    json_object_set_new(m, "action", id ? json_sprintf("/admin/posts/%lld", (long long)id)
-                                        : json_string("/admin/posts"));
+    json_object_set_new(m, "action",
+                        id ? json_sprintf("/admin/posts/%lld", (long long)id)
+                           : json_string("/admin/posts"));
     return render(r, c, status, "admin/edit.html", "posts", m);
 }
 
@@ -521,8 +491,9 @@ static int new_post(struct request *r)
     int rc = page(r, &c);
     if (rc)
         return rc;
-    return editor(r, &c, 200, json_pack("{s:s,s:s,s:s}", "kind", "post", "status", "draft",
-                                        "body_md", ""), NULL);
+    return editor(r, &c, 200,
+                  json_pack("{s:s,s:s,s:s}", "kind", "post", "status", "draft", "body_md", ""),
+                  NULL);
 }
 
 static int edit_post(struct request *r)
@@ -663,7 +634,8 @@ static int messages_page(struct request *r)
         return request_error(r, 500, "Cannot read the messages.");
     size_t i;
     json_t *m;
-    json_array_foreach(items, i, m) {
+    json_array_foreach(items, i, m)
+    {
         const char *body = json_string_value(json_object_get(m, "body"));
         struct buf b = BUF_INIT;
         markdown_excerpt(body, strlen(body), 120, &b);
@@ -725,7 +697,8 @@ static int users_view(struct request *r, struct ctx *c, int status, json_t *extr
     readers_release(r->app->readers, db);
     size_t i;
     json_t *t;
-    json_array_foreach(tokens, i, t) { /* the rows are rendered inside their own section */
+    json_array_foreach(tokens, i, t)
+    { /* the rows are rendered inside their own section */
         json_object_set_new(t, "csrf", json_string(c->s.csrf));
     }
     json_t *m = json_pack("{s:s,s:o,s:o}", "page_title", "Users and tokens", "users",
@@ -768,8 +741,9 @@ static int add_user(struct request *r)
     struct user_write w = {email, hash, 0, 0};
     if (submit(r, "admin:users", users_add, &w, err, sizeof(err)) != 0) {
         rc = users_view(r, &c, w.exists ? 409 : 503,
-                        json_pack("{s:s}", "error", w.exists ? "A user with this email exists."
-                                                             : "The user could not be added."));
+                        json_pack("{s:s}", "error",
+                                  w.exists ? "A user with this email exists."
+                                           : "The user could not be added."));
         goto out;
     }
     request_set_header(r, "Cache-Control", "no-store");
@@ -795,7 +769,6 @@ static int token_create_fn(struct db_conn *c, void *arg, char *err, size_t errle
     return rc == 0 ? 0 : -1;
 }
 
-
 static int create_token(struct request *r)
 {
     struct ctx c;
@@ -810,20 +783,22 @@ static int create_token(struct request *r)
     for (const char *p = name; ok && *p; p++)
         ok = isalnum((unsigned char)*p) || strchr("-_.", *p);
     if (!ok) {
-        rc = users_view(r, &c, 422, json_pack("{s:s}", "error",
-                                              "A token name is 1-64 letters, digits, '-', '_', '.'."));
+        rc = users_view(
+            r, &c, 422,
+            json_pack("{s:s}", "error", "A token name is 1-64 letters, digits, '-', '_', '.'."));
         goto out;
     }
     struct token_write t = {name, "", 0};
     if (submit(r, "admin:tokens", token_create_fn, &t, err, sizeof(err)) != 0) {
         rc = users_view(r, &c, t.exists ? 409 : 503,
-                        json_pack("{s:s}", "error", t.exists ? "A token with this name exists."
-                                                             : "The token could not be created."));
+                        json_pack("{s:s}", "error",
+                                  t.exists ? "A token with this name exists."
+                                           : "The token could not be created."));
         goto out;
     }
     /* shown once, on this response only (no-store), never stored in clear */
-    rc = users_view(r, &c, 201, json_pack("{s:{s:s,s:s}}", "new_token", "name", name, "token",
-                                          t.token));
+    rc = users_view(r, &c, 201,
+                    json_pack("{s:{s:s,s:s}}", "new_token", "name", name, "token", t.token));
     sodium_memzero(t.token, sizeof(t.token));
 out:
     done(&c);
@@ -869,20 +844,9 @@ static int jobs_page(struct request *r)
             else
                 clock_iso8601(cron_next(&plan[i].cron, now), next, sizeof(next));
             json_object_set_new(row, "next", json_string(next));
-            sqlite3_stmt *st = db_prepare_cached(
-                sqlite_conn_handle(db),
-                "SELECT started_at, outcome, message FROM schedule_runs WHERE job = ?1 "
-                    "ORDER BY id DESC LIMIT 1");
-            if (st) {
-                sqlite3_bind_text(st, 1, plan[i].job->name, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                    json_object_set_new(
-                        row, "last",
-                        json_pack("{s:s,s:s,s:s?}", "started_at", sqlite3_column_text(st, 0),
-                                  "outcome", sqlite3_column_text(st, 1), "message",
-                                  (const char *)sqlite3_column_text(st, 2)));
-                sqlite3_reset(st);
-            }
+            json_t *last = NULL;
+            if (schedule_runs_last(db, plan[i].job->name, &last) == 0 && last)
+                json_object_set_new(row, "last", last);
             json_array_append_new(schedule, row);
         }
     }
@@ -893,7 +857,8 @@ static int jobs_page(struct request *r)
     free(plan);
     size_t i;
     json_t *f;
-    json_array_foreach(failed, i, f) {
+    json_array_foreach(failed, i, f)
+    {
         json_object_set_new(f, "csrf", json_string(c.s.csrf));
     }
     return render(r, &c, 200, "admin/jobs.html", "jobs",
@@ -908,8 +873,8 @@ static int retry_job(struct request *r)
     char err[256];
     int rc = action(r, &c);
     if (rc == 0) {
-        struct queue_retry q = {.failed_id = id_param(r), .max_attempts = 5,
-                                .now_ms = clock_wall_ms()};
+        struct queue_retry q = {
+            .failed_id = id_param(r), .max_attempts = 5, .now_ms = clock_wall_ms()};
         rc = submit(r, "admin:jobs", queue_retry, &q, err, sizeof(err)) == 0
                  ? request_redirect(r, 303, "/admin/jobs")
                  : request_error(r, 503, "The job could not be retried.");
@@ -923,7 +888,7 @@ static int backups_view(struct request *r, struct ctx *c, int status, json_t *re
 {
     json_t *last = NULL;
     struct db_conn *db = readers_acquire(r->app->readers);
-    if (backup_last(db, &last) < 0)
+    if (backups_last(db, &last) < 0)
         last = NULL;
     readers_release(r->app->readers, db);
     json_t *m = json_pack("{s:s,s:O,s:s?}", "page_title", "Backups", "recent",
@@ -933,7 +898,8 @@ static int backups_view(struct request *r, struct ctx *c, int status, json_t *re
     int local = r->app->cfg->backup_url != NULL; /* file:// or S3: both can be downloaded */
     size_t i;
     json_t *row;
-    json_array_foreach(json_object_get(m, "recent"), i, row) {
+    json_array_foreach(json_object_get(m, "recent"), i, row)
+    {
         const char *state = json_string_value(json_object_get(row, "status"));
         json_object_set_new(row, "downloadable",
                             json_boolean(local && state && !strcmp(state, "ok")));
@@ -1054,8 +1020,9 @@ static int run_backup(struct request *r)
     int rc = action(r, &c);
     if (rc == 0) {
         if (!r->app->cfg->backup_url) {
-            rc = backups_view(r, &c, 409, json_pack("{s:b,s:s}", "ok", 0, "message",
-                                                    "ONEFILE_BACKUP_URL is not set."));
+            rc = backups_view(
+                r, &c, 409,
+                json_pack("{s:b,s:s}", "ok", 0, "message", "ONEFILE_BACKUP_URL is not set."));
         } else {
             int ok = backup_job(r->app, msg, sizeof(msg)) == 0;
             rc = backups_view(r, &c, ok ? 200 : 502,

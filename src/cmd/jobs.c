@@ -30,8 +30,9 @@
 #include "db/sqlite.h"
 #include "db/migrate.h"
 #include "jobs/cron.h"
-#include "jobs/queue.h"
+#include "store/queue.h"
 #include "jobs/scheduler.h"
+#include "store/schedule.h"
 #include "store/store.h"
 
 #define LIST_LIMIT 1000
@@ -150,28 +151,12 @@ static void print_failed(const json_t *jobs)
 }
 
 /* The last run of job on db (may be NULL) as a JSON object, or JSON null. */
-static json_t *last_run(sqlite3 *db, const char *job)
+static json_t *last_run(struct db_conn *db, const char *job)
 {
-    if (!db)
-        return json_null();
-    sqlite3_stmt *st = db_prepare_cached(db, "SELECT started_at, finished_at, outcome, message "
-                                             "FROM schedule_runs WHERE job = ?1 "
-                                             "ORDER BY id DESC LIMIT 1");
-    if (!st)
-        return json_null();
-    sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
-    json_t *r = json_null();
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        json_decref(r);
-        r = json_object();
-        static const char *const cols[] = {"started_at", "finished_at", "outcome", "message"};
-        for (int i = 0; i < 4; i++) {
-            const unsigned char *v = sqlite3_column_text(st, i);
-            json_object_set_new(r, cols[i], v ? json_string((const char *)v) : json_null());
-        }
-    }
-    sqlite3_reset(st);
-    return r;
+    json_t *r = NULL;
+    if (db && schedule_runs_last(db, job, &r) < 0)
+        r = NULL;
+    return r ? r : json_null();
 }
 
 static int show_schedule(const struct cmd_usage *u, const struct config *cfg, int as_json)
@@ -179,7 +164,7 @@ static int show_schedule(const struct cmd_usage *u, const struct config *cfg, in
     size_t n = scheduler_njobs();
     struct sched_entry *plan = calloc(n, sizeof(*plan));
     struct db_options dbo = {cfg->busy_timeout_ms, config_synchronous_level(cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     char err[512], t[32];
     int rc = 2;
     json_t *out = json_array();
@@ -191,10 +176,10 @@ static int show_schedule(const struct cmd_usage *u, const struct config *cfg, in
     }
     rc = 1;
     if (access(cfg->db, F_OK) == 0) {
-        if (db_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
+        if (sqlite_conn_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
             goto out;
-        if (migrate_has_table(db) <= 0) {
-            db_close(db);
+        if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
+            db_conn_close(db);
             db = NULL;
         }
     }
@@ -232,8 +217,7 @@ static int show_schedule(const struct cmd_usage *u, const struct config *cfg, in
     }
     rc = 0;
 out:
-    if (db)
-        db_close(db);
+    db_conn_close(db);
     json_decref(out);
     free(plan);
     return rc;

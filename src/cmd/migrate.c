@@ -11,7 +11,9 @@
 
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "db/check.h"
 #include "db/db.h"
+#include "db/sqlite.h"
 #include "db/lock.h"
 #include "db/migrate.h"
 #include "db/snapshot.h"
@@ -23,18 +25,20 @@ static void print_status(json_t *st)
     size_t i;
     json_t *m;
     printf("schema version %lld\n", (long long)json_integer_value(json_object_get(st, "version")));
-    json_array_foreach(json_object_get(st, "applied"), i, m) {
-        printf("applied  %-8s %-32s %s  %lld ms\n",
-               json_string_value(json_object_get(m, "source")),
+    json_array_foreach(json_object_get(st, "applied"), i, m)
+    {
+        printf("applied  %-8s %-32s %s  %lld ms\n", json_string_value(json_object_get(m, "source")),
                json_string_value(json_object_get(m, "name")),
                json_string_value(json_object_get(m, "applied_at")),
                (long long)json_integer_value(json_object_get(m, "duration_ms")));
     }
-    json_array_foreach(json_object_get(st, "pending"), i, m) {
+    json_array_foreach(json_object_get(st, "pending"), i, m)
+    {
         printf("pending  %-8s %s\n", json_string_value(json_object_get(m, "source")),
                json_string_value(json_object_get(m, "name")));
     }
-    json_array_foreach(json_object_get(st, "problems"), i, m) {
+    json_array_foreach(json_object_get(st, "problems"), i, m)
+    {
         printf("PROBLEM  %s\n", json_string_value(m));
     }
 }
@@ -56,13 +60,13 @@ static const char multi_step[] =
 static int lint(const struct config *cfg, const struct migration_plan *plan, int as_json)
 {
     struct db_options dbo = {cfg->busy_timeout_ms, config_synchronous_level(cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     json_t *findings = NULL;
     struct stat st;
     int rc = 2;
-    if (stat(cfg->db, &st) == 0 && db_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
+    if (stat(cfg->db, &st) == 0 && sqlite_conn_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
         goto out;
-    int blocking = migrate_lint(db, plan, &findings);
+    int blocking = migrate_lint(db ? sqlite_conn_handle(db) : NULL, plan, &findings);
     if (blocking < 0)
         goto out;
     if (as_json) {
@@ -72,12 +76,14 @@ static int lint(const struct config *cfg, const struct migration_plan *plan, int
     } else {
         size_t i;
         json_t *f;
-        json_array_foreach(findings, i, f) {
+        json_array_foreach(findings, i, f)
+        {
             printf("%s %s\n", json_is_true(json_object_get(f, "allowed")) ? "allowed " : "REFUSED ",
                    json_string_value(json_object_get(f, "message")));
         }
         int destructive = 0;
-        json_array_foreach(findings, i, f) {
+        json_array_foreach(findings, i, f)
+        {
             const char *kind = json_string_value(json_object_get(f, "kind"));
             destructive |= !json_is_true(json_object_get(f, "allowed")) &&
                            strcmp(kind, "error") != 0 && strcmp(kind, "dangling") != 0;
@@ -90,7 +96,7 @@ static int lint(const struct config *cfg, const struct migration_plan *plan, int
     rc = blocking ? 1 : 0;
 out:
     json_decref(findings);
-    sqlite3_close_v2(db);
+    db_conn_close(db);
     return rc;
 }
 
@@ -103,7 +109,7 @@ static int dry_run(const struct cmd_usage *u, const struct config *cfg,
     char err[512], integrity[256] = "", fk[64] = "";
     char *copy = xasprintf("%s.dry-run-%ld", cfg->db, (long)getpid());
     json_t *report = json_array();
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     int applied = 0, rc = 2, ok = 0;
     long long fk_rows = -1;
     if (access(cfg->db, R_OK) != 0) {
@@ -117,29 +123,27 @@ static int dry_run(const struct cmd_usage *u, const struct config *cfg,
     }
     double copy_ms = (double)(clock_mono_us() - t0) / 1000.0;
     rc = 1;
-    if (db_open(copy, DB_READWRITE, &dbo, &db) < 0)
+    if (sqlite_conn_open(copy, DB_READWRITE, &dbo, &db) < 0)
         goto out;
     t0 = clock_mono_us();
-    int migrated = migrate_apply_report(db, plan, &applied, report) == 0;
+    int migrated = migrate_apply_report(sqlite_conn_handle(db), plan, &applied, report) == 0;
     double migrate_ms = (double)(clock_mono_us() - t0) / 1000.0;
-    if (db_query_text(db, "PRAGMA integrity_check", integrity, sizeof(integrity)) < 0)
-        snprintf(integrity, sizeof(integrity), "cannot run: %s", sqlite3_errmsg(db));
-    if (db_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", &fk_rows) < 0)
-        fk_rows = -1;
+    check_integrity_fk(sqlite_conn_handle(db), integrity, sizeof(integrity), &fk_rows);
     snprintf(fk, sizeof(fk), fk_rows == 0 ? "ok" : "%lld violations", fk_rows);
     ok = migrated && strcmp(integrity, "ok") == 0 && fk_rows == 0;
     if (as_json) {
-        json_t *o = json_pack("{s:b,s:b,s:O,s:f,s:f,s:s,s:I}", "ok", ok, "migrations_ok",
-                              migrated, "applied", report, "copy_ms", copy_ms, "migrate_ms",
-                              migrate_ms, "integrity_check", integrity,
-                              "foreign_key_violations", (json_int_t)fk_rows);
+        json_t *o =
+            json_pack("{s:b,s:b,s:O,s:f,s:f,s:s,s:I}", "ok", ok, "migrations_ok", migrated,
+                      "applied", report, "copy_ms", copy_ms, "migrate_ms", migrate_ms,
+                      "integrity_check", integrity, "foreign_key_violations", (json_int_t)fk_rows);
         print_json(o);
         json_decref(o);
     } else {
         size_t i;
         json_t *m;
         printf("dry run on a copy of %s (copied in %.0f ms)\n", cfg->db, copy_ms);
-        json_array_foreach(report, i, m) {
+        json_array_foreach(report, i, m)
+        {
             printf("  %-8s %-32s %6lld ms  %lld rows changed%s\n",
                    json_string_value(json_object_get(m, "source")),
                    json_string_value(json_object_get(m, "name")),
@@ -150,12 +154,12 @@ static int dry_run(const struct cmd_usage *u, const struct config *cfg,
         printf("migrations: %s (%d applied to the copy in %.0f ms)\n",
                migrated ? "ok" : "FAILED (see above)", applied, migrate_ms);
         printf("integrity_check: %s\nforeign_key_check: %s\n", integrity, fk);
-        printf("%s; the live file was not changed\n", ok ? "would apply cleanly" : "would NOT apply cleanly");
+        printf("%s; the live file was not changed\n",
+               ok ? "would apply cleanly" : "would NOT apply cleanly");
     }
     rc = ok ? 0 : 1;
 out:
-    if (db)
-        db_close(db);
+    db_conn_close(db);
     db_remove_files(copy);
     free(copy);
     json_decref(report);
@@ -191,7 +195,7 @@ int cmd_migrate(int argc, char **argv)
 
     struct migration_plan plan;
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
-    sqlite3 *db = NULL;
+    struct db_conn *db = NULL;
     struct lock lock = {-1, NULL};
     rc = 2;
     if (migrate_plan_load(&plan, cfg.migrations_dir, err, sizeof(err)) < 0) {
@@ -213,7 +217,8 @@ int cmd_migrate(int argc, char **argv)
     if (status) {
         json_t *st;
         rc = 1;
-        if (db_open(cfg.db, DB_READONLY, &dbo, &db) < 0 || migrate_status(db, &plan, &st) < 0)
+        if (sqlite_conn_open(cfg.db, DB_READONLY, &dbo, &db) < 0 ||
+            migrate_status(sqlite_conn_handle(db), &plan, &st) < 0)
             goto out;
         if (as_json) {
             char *s = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -237,13 +242,14 @@ int cmd_migrate(int argc, char **argv)
     }
     int applied;
     rc = 1;
-    if (db_open(cfg.db, DB_READWRITE, &dbo, &db) < 0 || migrate_apply(db, &plan, &applied) < 0)
+    if (sqlite_conn_open(cfg.db, DB_READWRITE, &dbo, &db) < 0 ||
+        migrate_apply(sqlite_conn_handle(db), &plan, &applied) < 0)
         goto out;
     printf("%d migration%s applied\n", applied, applied == 1 ? "" : "s");
     rc = 0;
 out:
     lock_release(&lock);
-    sqlite3_close_v2(db);
+    db_conn_close(db);
     migrate_plan_release(&plan);
 out_cfg:
     config_release(&cfg);

@@ -30,6 +30,7 @@
 #include "db/migrate.h"
 #include "db/readers.h"
 #include "db/sqlite.h"
+#include "db/upkeep.h"
 #include "db/writer.h"
 #include "http/app.h"
 #include "http/cache.h"
@@ -45,16 +46,15 @@
 #include "http/server.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
-static int checkpoint_truncate(sqlite3 *db)
+static int checkpoint_truncate(struct db_conn *db, long busy_timeout_ms)
 {
-    int log_pages = 0, ckpt_pages = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
-                                       &ckpt_pages);
-    if (rc != SQLITE_OK)
-        return log_err("serve: final checkpoint: %s", sqlite3_errmsg(db));
-    log_event(LOG_INFO, "checkpoint", json_pack("{s:s,s:i,s:i}", "mode", "truncate",
-                                                "wal_pages", log_pages, "checkpointed",
-                                                ckpt_pages));
+    struct upkeep_checkpoint n;
+    char err[256];
+    if (upkeep_checkpoint(db, UPKEEP_TRUNCATE_WAIT, busy_timeout_ms, &n, err, sizeof(err)) != 0)
+        return log_err("serve: final checkpoint: %s", err);
+    log_event(LOG_INFO, "checkpoint",
+              json_pack("{s:s,s:i,s:i}", "mode", "truncate", "wal_pages", n.wal_frames,
+                        "checkpointed", n.copied));
     return 0;
 }
 
@@ -166,8 +166,8 @@ int cmd_serve(int argc, char **argv)
     app.server = srv;
     app.samples = samples_start(&app);
     log_event(LOG_INFO, "listening",
-              json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db,
-                        "migrations_applied", applied, "version", ONEFILE_VERSION));
+              json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db, "migrations_applied",
+                        applied, "version", ONEFILE_VERSION));
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -175,8 +175,7 @@ int cmd_serve(int argc, char **argv)
     atomic_store(&app.stopping, 1);
     server_quiesce(srv);
     if (server_wait_idle(srv, cfg.shutdown_timeout_s * 1000) < 0)
-        log_warn("serve: requests still running after %lds; closing them",
-                 cfg.shutdown_timeout_s);
+        log_warn("serve: requests still running after %lds; closing them", cfg.shutdown_timeout_s);
     server_stop(srv);
     srv = app.server = NULL;
     samples_stop(app.samples);
@@ -189,7 +188,7 @@ int cmd_serve(int argc, char **argv)
     app.views = NULL;
     db = writer_stop(app.writer);
     app.writer = NULL;
-    rc = checkpoint_truncate(sqlite_conn_handle(db)) < 0 ? 1 : 0;
+    rc = checkpoint_truncate(db, cfg.busy_timeout_ms) < 0 ? 1 : 0;
 out:
     server_stop(srv);
     samples_stop(app.samples);

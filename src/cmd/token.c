@@ -47,8 +47,9 @@ int cmd_token(int argc, char **argv)
     const char *action = npos ? pos[0] : "";
     int needs_name = strcmp(action, "create") == 0 || strcmp(action, "revoke") == 0;
     if (!needs_name && strcmp(action, "list") != 0) {
-        cmd_fail(&u, "%s", npos ? "unknown action (use create, list or revoke)"
-                                : "missing action (create NAME, list or revoke NAME)");
+        cmd_fail(&u, "%s",
+                 npos ? "unknown action (use create, list or revoke)"
+                      : "missing action (create NAME, list or revoke NAME)");
         goto out;
     }
     if (needs_name != (npos == 2)) {
@@ -60,11 +61,14 @@ int cmd_token(int argc, char **argv)
         goto out;
     }
     rc = 1;
-    if (sqlite_conn_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
+    if (sqlite_conn_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo,
+                         &db) < 0)
         goto out;
     if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
-        fprintf(stderr, "onefile token: %s has no onefile schema yet: run `onefile migrate` "
-                        "or start `onefile serve` first\n", cfg.db);
+        fprintf(stderr,
+                "onefile token: %s has no onefile schema yet: run `onefile migrate` "
+                "or start `onefile serve` first\n",
+                cfg.db);
         goto out;
     }
     if (strcmp(action, "create") == 0) {
@@ -88,7 +92,8 @@ int cmd_token(int argc, char **argv)
         json_t *t;
         if (tokens_list(db, &list) < 0)
             goto out;
-        json_array_foreach(list, i, t) {
+        json_array_foreach(list, i, t)
+        {
             const char *revoked = json_string_value(json_object_get(t, "revoked_at"));
             const char *used = json_string_value(json_object_get(t, "last_used_at"));
             printf("%-24s created %s  last used %s%s%s\n",

@@ -92,8 +92,9 @@ int cmd_user(int argc, char **argv)
     int list = strcmp(action, "list") == 0;
     rc = 2;
     if (!list && strcmp(action, "add") != 0 && strcmp(action, "passwd") != 0) {
-        cmd_fail(&u, "%s", npos ? "unknown action (use add, passwd or list)"
-                                : "missing action (add EMAIL, passwd EMAIL or list)");
+        cmd_fail(&u, "%s",
+                 npos ? "unknown action (use add, passwd or list)"
+                      : "missing action (add EMAIL, passwd EMAIL or list)");
         goto out;
     }
     if (list != (npos == 1)) {
@@ -108,8 +109,10 @@ int cmd_user(int argc, char **argv)
     if (sqlite_conn_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
         goto out;
     if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
-        fprintf(stderr, "onefile user: %s has no onefile schema yet: run `onefile migrate` "
-                        "or start `onefile serve` first\n", cfg.db);
+        fprintf(stderr,
+                "onefile user: %s has no onefile schema yet: run `onefile migrate` "
+                "or start `onefile serve` first\n",
+                cfg.db);
         goto out;
     }
     if (list) {
@@ -118,7 +121,8 @@ int cmd_user(int argc, char **argv)
         json_t *user;
         if (users_list(db, &users) < 0)
             goto out;
-        json_array_foreach(users, i, user) {
+        json_array_foreach(users, i, user)
+        {
             printf("%s  created %s\n", json_string_value(json_object_get(user, "email")),
                    json_string_value(json_object_get(user, "created_at")));
         }
@@ -142,9 +146,9 @@ int cmd_user(int argc, char **argv)
     }
     int r = users_add_direct(db, pos[1], hash, strcmp(action, "passwd") == 0);
     if (r == 1)
-        fprintf(stderr, "onefile user: %s\n", strcmp(action, "add") == 0
-                                                  ? "a user with this email exists"
-                                                  : "no user with this email");
+        fprintf(stderr, "onefile user: %s\n",
+                strcmp(action, "add") == 0 ? "a user with this email exists"
+                                           : "no user with this email");
     if (r != 0)
         goto out;
     fprintf(stderr, "%s %s\n", strcmp(action, "add") == 0 ? "added" : "password changed for",

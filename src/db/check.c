@@ -461,3 +461,11 @@ out:
     json_decref(c.problems);
     return rc;
 }
+
+void check_integrity_fk(sqlite3 *db, char *integrity, size_t len, long long *fk_rows)
+{
+    if (db_query_text(db, "PRAGMA integrity_check", integrity, len) < 0)
+        snprintf(integrity, len, "cannot run: %s", sqlite3_errmsg(db));
+    if (db_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", fk_rows) < 0)
+        *fk_rows = -1;
+}

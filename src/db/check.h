@@ -18,6 +18,7 @@
 #define ONEFILE_DB_CHECK_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stddef.h>
 
 #include "db/migrate.h"
@@ -40,4 +41,8 @@
 int check_run(const char *path, int full, const struct migration_plan *plan, json_t **report,
               char *err, size_t errlen);
 
+/* integrity_check's answer ("ok" or the first problems, "cannot run: ..." on an error)
+   into integrity, and the foreign-key violations into *fk_rows (-1 when it cannot run):
+   the proof of a migrated copy (`migrate --dry-run`). */
+void check_integrity_fk(sqlite3 *db, char *integrity, size_t len, long long *fk_rows);
 #endif

@@ -97,8 +97,7 @@ struct expect {
     long long want; /* for integer pragmas */
 };
 
-int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *err,
-              size_t errlen)
+int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *err, size_t errlen)
 {
     char jm[32];
     if (mode != DB_INSPECT) {
@@ -112,12 +111,9 @@ int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *
         }
     }
     const struct expect expects[] = {
-        {"busy_timeout", o->busy_timeout_ms},
-        {"foreign_keys", 1},
-        {"synchronous", o->synchronous},
-        {"temp_store", 2},
-        {"cache_size", DB_CACHE_SIZE},
-        {"journal_size_limit", DB_JOURNAL_SIZE_LIMIT},
+        {"busy_timeout", o->busy_timeout_ms}, {"foreign_keys", 1},
+        {"synchronous", o->synchronous},      {"temp_store", 2},
+        {"cache_size", DB_CACHE_SIZE},        {"journal_size_limit", DB_JOURNAL_SIZE_LIMIT},
     };
     for (size_t i = 0; i < sizeof(expects) / sizeof(expects[0]); i++) {
         char sql[64];
@@ -285,4 +281,19 @@ out:
     else
         sqlite3_close_v2(db);
     return rc;
+}
+
+const char *db_library_version(void)
+{
+    return sqlite3_libversion();
+}
+
+int db_library_init(void)
+{
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? 0 : -1;
+}
+
+void db_library_shutdown(void)
+{
+    sqlite3_shutdown();
 }

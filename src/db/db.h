@@ -46,8 +46,7 @@ int db_open(const char *path, enum db_mode mode, const struct db_options *o, sql
 
 /* Reads every pragma back and compares with what db_open set. 0, or -1 with the first
    mismatch written to err ("pragma journal_mode: wanted wal, got delete"). */
-int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *err,
-              size_t errlen);
+int db_verify(sqlite3 *db, enum db_mode mode, const struct db_options *o, char *err, size_t errlen);
 
 /* The prepared statement for sql on db, from the connection's statement cache: the first
    call prepares it (SQLITE_PREPARE_PERSISTENT), later calls on the same connection find it
@@ -75,6 +74,13 @@ int db_exec(sqlite3 *db, const char *what, const char *sql);
 /* Reads one pragma (or any one-value query) as an integer / text. 0 or -1 (not logged). */
 int db_query_int(sqlite3 *db, const char *sql, long long *out);
 int db_query_text(sqlite3 *db, const char *sql, char *out, size_t outlen);
+
+/* Process-wide set-up of the library before any connection (memory statistics off: they
+   take one process-wide mutex per allocation), and its release at exit. 0 or -1. */
+int db_library_init(void);
+void db_library_shutdown(void);
+/* The SQLite library's version (3.40.1, say), for `onefile version`. */
+const char *db_library_version(void);
 
 /* Creates the directory that holds path (and its parents) when missing. 0 or -1 logged. */
 int db_make_dir(const char *path);

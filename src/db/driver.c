@@ -146,6 +146,21 @@ int db_column_is_null(struct db_stmt *st, int i)
     return stmt_driver(st)->column_is_null(st, i);
 }
 
+int db_column_type(struct db_stmt *st, int i)
+{
+    return stmt_driver(st)->column_type(st, i);
+}
+
+int db_column_count(struct db_stmt *st)
+{
+    return stmt_driver(st)->column_count(st);
+}
+
+const char *db_column_name(struct db_stmt *st, int i)
+{
+    return stmt_driver(st)->column_name(st, i);
+}
+
 int64_t db_changes(struct db_conn *c)
 {
     return conn_driver(c)->changes(c);

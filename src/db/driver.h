@@ -135,10 +135,22 @@ const void *db_column_blob(struct db_stmt *st, int i);
 /* Bytes of the text or blob in column i (without the NUL); 0 for NULL. */
 size_t db_column_bytes(struct db_stmt *st, int i);
 int db_column_is_null(struct db_stmt *st, int i);
+/* The storage class of column i in the current row: one of DB_NULL... below. */
+int db_column_type(struct db_stmt *st, int i);
+#define DB_NULL 0
+#define DB_INTEGER 1
+#define DB_FLOAT 2
+#define DB_TEXT 3
+#define DB_BLOB 4
+/* Columns of the statement's rows, and the name of column i (as the SELECT names it;
+   valid while the statement is). */
+int db_column_count(struct db_stmt *st);
+const char *db_column_name(struct db_stmt *st, int i);
 
 /* Rows changed by the connection's last completed INSERT, UPDATE or DELETE. */
 int64_t db_changes(struct db_conn *c);
-/* The id of the row the last DB_DONE of st (a db_prepare_insert() statement) inserted. */
+/* The id of the row the last DB_DONE of st (a db_prepare_insert() statement) inserted;
+   still valid after db_reset() or db_run(), until st is prepared or stepped again. */
 int64_t db_insert_id(struct db_stmt *st);
 /* The engine's message for the last failure on c. Valid until the next call on c. */
 const char *db_errmsg(struct db_conn *c);
@@ -173,6 +185,9 @@ struct db_driver {
     const void *(*column_blob)(struct db_stmt *st, int i);
     size_t (*column_bytes)(struct db_stmt *st, int i);
     int (*column_is_null)(struct db_stmt *st, int i);
+    int (*column_type)(struct db_stmt *st, int i);
+    int (*column_count)(struct db_stmt *st);
+    const char *(*column_name)(struct db_stmt *st, int i);
     int64_t (*changes)(struct db_conn *c);
     int64_t (*insert_id)(struct db_stmt *st);
     const char *(*errmsg)(struct db_conn *c);

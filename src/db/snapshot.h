@@ -19,4 +19,14 @@ int snapshot_copy(const char *src, const char *dst, char *err, size_t errlen);
    disk with a sync that the live file's own commits would queue behind. A crash leaves a
    useless dst, never a damaged src. */
 int snapshot_copy_scratch(const char *src, const char *dst, char *err, size_t errlen);
+/* Opens the copy at path read-only and proves it: PRAGMA quick_check must answer "ok";
+   *schema_version is onefile's newest applied migration in it (0 without the table).
+   0, or -1 with err filled ("snapshot: quick_check failed: ..."). */
+int snapshot_check(const char *path, long long *schema_version, char *err, size_t errlen);
+/* Proves a restored copy at path before it replaces anything: integrity_check "ok", no
+   foreign-key violation, a schema no newer than this binary (migrations of migrations_dir
+   too), then WAL mode for a onefile database. 0 with *schema_version set, or -1 with err
+   filled. */
+int snapshot_verify_restore(const char *migrations_dir, const char *path, long long *schema_version,
+                            char *err, size_t errlen);
 #endif

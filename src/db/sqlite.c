@@ -118,8 +118,8 @@ static struct db_stmt *prepare(struct db_conn *conn, const char *sql, int flags,
     (void)flags; /* SQLite keeps the rowid of every INSERT */
     if (cached && (s = cache_find(c, sql)) != NULL)
         return (struct db_stmt *)(void *)s;
-    if (sqlite3_prepare_v3(c->db, sql, -1, cached ? SQLITE_PREPARE_PERSISTENT : 0, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(c->db, sql, -1, cached ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+        SQLITE_OK) {
         log_err("db: prepare: %s", sqlite3_errmsg(c->db));
         return NULL;
     }
@@ -212,6 +212,32 @@ static int column_is_null(struct db_stmt *st, int i)
     return sqlite3_column_type(raw(st), i) == SQLITE_NULL;
 }
 
+static int column_type(struct db_stmt *st, int i)
+{
+    switch (sqlite3_column_type(raw(st), i)) {
+    case SQLITE_INTEGER:
+        return DB_INTEGER;
+    case SQLITE_FLOAT:
+        return DB_FLOAT;
+    case SQLITE_TEXT:
+        return DB_TEXT;
+    case SQLITE_BLOB:
+        return DB_BLOB;
+    default:
+        return DB_NULL;
+    }
+}
+
+static int column_count(struct db_stmt *st)
+{
+    return sqlite3_column_count(raw(st));
+}
+
+static const char *column_name(struct db_stmt *st, int i)
+{
+    return sqlite3_column_name(raw(st), i);
+}
+
 static int64_t changes(struct db_conn *c)
 {
     return sqlite3_changes64(sconn(c)->db);
@@ -240,7 +266,13 @@ static int conn_close(struct db_conn *conn)
         free(c->stmts[i]);
     }
     free(c->stmts);
-    int rc = db_close(c->db);
+    /* close first: an FTS5 table's own statements go with its virtual tables, which
+       finalizing every statement by hand would free twice; only when statements prepared
+       outside the cache (engine code's db_prepare_cached) remain, finalize those and
+       close again */
+    int rc = sqlite3_close(c->db);
+    if (rc == SQLITE_BUSY)
+        rc = db_close(c->db);
     if (rc != SQLITE_OK) {
         log_err("db: close: %s", sqlite3_errmsg(c->db));
         sqlite3_close_v2(c->db); /* closes once its last statement is gone */
@@ -267,6 +299,9 @@ const struct db_driver sqlite_driver = {
     .column_blob = column_blob,
     .column_bytes = column_bytes,
     .column_is_null = column_is_null,
+    .column_type = column_type,
+    .column_count = column_count,
+    .column_name = column_name,
     .changes = changes,
     .insert_id = insert_id,
     .errmsg = errmsg,

@@ -13,7 +13,8 @@
 #include "http/app.h"
 #include "http/request.h"
 #include "remote/backup.h"
-#include "db/sqlite.h"
+#include "db/upkeep.h"
+#include "store/backups.h"
 
 static int healthz(struct request *r)
 {
@@ -30,17 +31,14 @@ static int readyz(struct request *r)
 {
     struct app *app = r->app;
     struct db_conn *conn = readers_acquire(app->readers);
-    sqlite3 *db = sqlite_conn_handle(conn);
-    char jm[32] = "";
-    long long sync = -1, fk = -1;
-    json_t *st = NULL;
+    struct upkeep_ready facts;
     json_t *out = json_object();
-    int ok = db_query_text(db, "PRAGMA journal_mode", jm, sizeof(jm)) == 0 &&
-             db_query_int(db, "PRAGMA synchronous", &sync) == 0 &&
-             db_query_int(db, "PRAGMA foreign_keys", &fk) == 0 &&
-             migrate_status(db, app->plan, &st) == 0;
+    int ok = upkeep_ready(conn, app->plan, &facts) == 0;
+    const char *jm = facts.journal_mode;
+    long long sync = facts.synchronous, fk = facts.foreign_keys;
+    json_t *st = facts.status;
     json_t *backups = NULL;
-    if (ok && backup_last(conn, &backups) < 0)
+    if (ok && backups_last(conn, &backups) < 0)
         backups = NULL;
     readers_release(app->readers, conn);
 
@@ -73,8 +71,8 @@ static int readyz(struct request *r)
                         json_integer((clock_mono_us() - app->started_us) / 1000000));
     json_t *age = backups ? json_object_get(backups, "last_success_age_s") : NULL;
     json_object_set_new(out, "last_backup_age_s", age ? json_incref(age) : json_null());
-    json_t *last = backups ? json_object_get(json_object_get(backups, "last_success"), "size")
-                           : NULL;
+    json_t *last =
+        backups ? json_object_get(json_object_get(backups, "last_success"), "size") : NULL;
     json_object_set_new(out, "last_backup_bytes", last ? json_incref(last) : json_null());
     json_decref(backups);
     json_object_set_new(out, "problems", problems);

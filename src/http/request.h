@@ -18,7 +18,6 @@
 #ifndef ONEFILE_HTTP_REQUEST_H
 #define ONEFILE_HTTP_REQUEST_H
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "core/buf.h"

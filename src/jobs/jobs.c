@@ -29,7 +29,7 @@
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
-#include "jobs/queue.h"
+#include "store/queue.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
 

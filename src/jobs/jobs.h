@@ -19,7 +19,6 @@
 #define ONEFILE_JOBS_JOBS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
 

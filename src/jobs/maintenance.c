@@ -8,7 +8,7 @@
  * write function always runs inside the writer's. So the job submits an empty write with
  * writer_submit_cb(): its write function only notes the writer's connection, and its done
  * callback - which the writer calls on its own thread, after the batch's COMMIT, before it
- * takes the next batch - runs sqlite3_wal_checkpoint_v2() there, outside any transaction,
+ * takes the next batch - runs upkeep_checkpoint() (db/upkeep.h) there, outside any transaction,
  * exactly as the writer's own checkpoints do (TRUNCATE without waiting for readers: the
  * busy handler is removed for the call and put back). The job thread waits for the callback.
  * Nothing of writer.c changes; writer.h's contract for the callback (writer thread, quick,
@@ -29,12 +29,12 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
-#include "db/db.h"
 #include "db/readers.h"
+#include "db/upkeep.h"
 #include "db/writer.h"
 #include "http/app.h"
+#include "store/post_views.h"
 #include "store/users.h"
-#include "db/sqlite.h"
 
 #define ROLLUP_DAYS 90
 #define ROLLUP_MAX_MONTHS 240 /* per run: a first run on an old file still ends quickly */
@@ -42,10 +42,12 @@
 /* ---- checkpoint ---- */
 
 struct ckpt {
-    int mode;             /* SQLITE_CHECKPOINT_PASSIVE or _TRUNCATE */
+    enum upkeep_checkpoint_mode mode;
     long busy_timeout_ms; /* the writer connection's budget, put back afterwards */
-    sqlite3 *db;          /* the writer's connection, noted by ckpt_note */
-    int rc, wal_frames, copied, done;
+    struct db_conn *conn; /* the writer's connection, noted by ckpt_note */
+    int rc;
+    struct upkeep_checkpoint counts;
+    int done;
     char err[256];
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -53,9 +55,8 @@ struct ckpt {
 
 static int ckpt_note(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
-    sqlite3 *db = sqlite_conn_handle(c);
     (void)err, (void)errlen;
-    ((struct ckpt *)arg)->db = db;
+    ((struct ckpt *)arg)->conn = c;
     return 0;
 }
 
@@ -63,20 +64,12 @@ static int ckpt_note(struct db_conn *c, void *arg, char *err, size_t errlen)
 static void ckpt_run(void *ctx, int rc, const char *err)
 {
     struct ckpt *c = ctx;
-    if (rc != 0 || !c->db) {
-        c->rc = SQLITE_ERROR;
+    if (rc != 0 || !c->conn) {
+        c->rc = DB_ERR;
         snprintf(c->err, sizeof(c->err), "the writer refused the request: %s", err ? err : "");
-    } else if (!sqlite3_get_autocommit(c->db)) {
-        c->rc = SQLITE_ERROR;
-        snprintf(c->err, sizeof(c->err), "a transaction is open on the writer's connection");
     } else {
-        if (c->mode == SQLITE_CHECKPOINT_TRUNCATE)
-            sqlite3_busy_handler(c->db, NULL, NULL); /* never wait for readers */
-        c->rc = sqlite3_wal_checkpoint_v2(c->db, NULL, c->mode, &c->wal_frames, &c->copied);
-        if (c->rc != SQLITE_OK)
-            snprintf(c->err, sizeof(c->err), "%s", sqlite3_errmsg(c->db));
-        if (c->mode == SQLITE_CHECKPOINT_TRUNCATE)
-            db_busy_handler_install(c->db, c->busy_timeout_ms);
+        c->rc = upkeep_checkpoint(c->conn, c->mode, c->busy_timeout_ms, &c->counts, c->err,
+                                  sizeof(c->err));
     }
     pthread_mutex_lock(&c->mu);
     c->done = 1;
@@ -92,7 +85,7 @@ int maintenance_checkpoint(struct app *app, char *msg, size_t msglen)
     free(st);
     struct ckpt c;
     memset(&c, 0, sizeof(c));
-    c.mode = quiet ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE;
+    c.mode = quiet ? UPKEEP_TRUNCATE : UPKEEP_PASSIVE;
     c.busy_timeout_ms = app->cfg->busy_timeout_ms;
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
@@ -106,12 +99,13 @@ int maintenance_checkpoint(struct app *app, char *msg, size_t msglen)
         pthread_cond_wait(&c.cv, &c.mu);
     pthread_mutex_unlock(&c.mu);
     const char *mode = quiet ? "truncate" : "passive";
-    if (c.rc == SQLITE_OK) {
-        snprintf(msg, msglen, "%s: %d WAL frames, %d copied into the file", mode, c.wal_frames,
-                 c.copied);
-    } else if ((c.rc & 0xff) == SQLITE_BUSY) { /* readers kept it from finishing: normal */
+    if (c.rc == 0) {
+        snprintf(msg, msglen, "%s: %d WAL frames, %d copied into the file", mode,
+                 c.counts.wal_frames, c.counts.copied);
+    } else if (c.rc == DB_EBUSY) { /* readers kept it from finishing: normal */
         snprintf(msg, msglen, "%s: readers held the WAL; %d of %d frames copied", mode,
-                 c.copied > 0 ? c.copied : 0, c.wal_frames > 0 ? c.wal_frames : 0);
+                 c.counts.copied > 0 ? c.counts.copied : 0,
+                 c.counts.wal_frames > 0 ? c.counts.wal_frames : 0);
     } else {
         snprintf(msg, msglen, "%s: %s", mode, c.err);
         goto out;
@@ -155,80 +149,15 @@ void maintenance_rollup_cutoff(time_t now, char *out, size_t outlen)
     snprintf(out, outlen, "%.7s-01", day);
 }
 
-struct rollup {
-    const char *cutoff; /* "YYYY-MM-01": daily rows before it are rolled up */
-    char month[8];      /* out: the month rolled up, "" when none was left */
-    int days, rows;     /* out: daily rows removed, monthly rows written */
-};
-
-/* Rolls the oldest month of daily rows before the cutoff into monthly rows. */
-static int rollup_month(struct db_conn *c, void *arg, char *err, size_t errlen)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    struct rollup *r = arg;
-    char from[16], to[16];
-    int ret = -1, rc;
-    r->month[0] = '\0';
-    r->days = r->rows = 0;
-    sqlite3_stmt *st = db_prepare_cached(db, "SELECT substr(min(day), 1, 7) FROM post_views "
-                                             "WHERE length(day) = 10 AND day < ?1");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, r->cutoff, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        snprintf(r->month, sizeof(r->month), "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        goto out;
-    if (!r->month[0]) {
-        ret = 0;
-        goto out;
-    }
-    snprintf(from, sizeof(from), "%s-01", r->month);
-    snprintf(to, sizeof(to), "%s-32", r->month); /* after every day of the month */
-    st = db_prepare_cached(db, "INSERT INTO post_views (post_id, day, count) "
-                               "SELECT post_id, ?1, sum(count) FROM post_views "
-                               "WHERE length(day) = 10 AND day >= ?2 AND day < ?3 "
-                               "GROUP BY post_id "
-                               "ON CONFLICT (post_id, day) DO UPDATE SET "
-                               "count = count + excluded.count");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, r->month, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        goto out;
-    r->rows = sqlite3_changes(db);
-    st = db_prepare_cached(db, "DELETE FROM post_views WHERE length(day) = 10 AND day >= ?1 "
-                               "AND day < ?2");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        goto out;
-    r->days = sqlite3_changes(db);
-    ret = 0;
-out:
-    if (ret < 0)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-    return ret;
-}
-
 int maintenance_rollup_views(struct app *app, char *msg, size_t msglen)
 {
     char cutoff[16], err[256], first[8] = "", last[8] = "";
     int months = 0, days = 0, rows = 0;
     maintenance_rollup_cutoff(time(NULL), cutoff, sizeof(cutoff));
-    struct rollup r = {cutoff, "", 0, 0};
+    struct post_views_rollup r = {cutoff, "", 0, 0};
     while (months < ROLLUP_MAX_MONTHS && !atomic_load(&app->stopping)) {
-        if (writer_submit(app->writer, "rollup-views", rollup_month, &r, err, sizeof(err)) != 0) {
+        if (writer_submit(app->writer, "rollup-views", post_views_rollup_month, &r, err,
+                          sizeof(err)) != 0) {
             snprintf(msg, msglen, "%s", err);
             return -1;
         }
@@ -254,36 +183,8 @@ int maintenance_rollup_views(struct app *app, char *msg, size_t msglen)
 
 int maintenance_quick_check(struct app *app, char *msg, size_t msglen)
 {
-    struct db_conn *conn = readers_acquire(app->readers);
-    sqlite3 *db = sqlite_conn_handle(conn);
-    sqlite3_stmt *st = db_prepare_cached(db, "PRAGMA quick_check(20)");
-    int ret = -1, rc = SQLITE_ERROR, n = 0;
-    size_t used = 0;
-    msg[0] = '\0';
-    if (!st) {
-        snprintf(msg, msglen, "prepare: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(st, 0);
-        if (line && strcmp(line, "ok") == 0 && n == 0) {
-            ret = 0;
-            continue;
-        }
-        ret = -1;
-        if (used < msglen) {
-            int w = snprintf(msg + used, msglen - used, "%s%s", n ? "; " : "", line ? line : "?");
-            used += w > 0 ? (size_t)w : 0;
-        }
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        snprintf(msg, msglen, "quick_check: %s", sqlite3_errmsg(db));
-        ret = -1;
-    } else if (ret == 0) {
-        snprintf(msg, msglen, "ok");
-    }
-out:
-    readers_release(app->readers, conn);
+    struct db_conn *c = readers_acquire(app->readers);
+    int ret = upkeep_quick_check(c, msg, msglen);
+    readers_release(app->readers, c);
     return ret;
 }

@@ -32,13 +32,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "db/db.h"
 #include "db/writer.h"
 #include "http/app.h"
 #include "jobs/maintenance.h"
 #include "remote/backup.h"
 #include "remote/restore.h"
-#include "db/sqlite.h"
+#include "store/schedule.h"
 
 #define ENV_PREFIX "ONEFILE_SCHEDULE_"
 #define KEEP_RUNS 500  /* schedule_runs rows kept per job */
@@ -150,103 +149,6 @@ int scheduler_plan(struct sched_entry *e, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- recording in schedule_runs (writer functions) ---- */
-
-struct run_record {
-    const char *job;
-    const char *outcome; /* running (start), skipped, or the final outcome (finish) */
-    const char *message;
-    char started[32], finished[32];
-    int64_t id; /* start: out; finish: in */
-};
-
-static int record_insert(struct db_conn *c, void *arg, char *err, size_t errlen)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    struct run_record *r = arg;
-    sqlite3_stmt *st = db_prepare_cached(db, "INSERT INTO schedule_runs (job, started_at, "
-                                             "finished_at, outcome, message) "
-                                             "VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, r->job, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->started, -1, SQLITE_STATIC);
-    if (r->finished[0])
-        sqlite3_bind_text(st, 3, r->finished, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->outcome, -1, SQLITE_STATIC);
-    if (r->message)
-        sqlite3_bind_text(st, 5, r->message, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    r->id = sqlite3_last_insert_rowid(db);
-    return 0;
-}
-
-static int record_finish(struct db_conn *c, void *arg, char *err, size_t errlen)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    struct run_record *r = arg;
-    int ret = -1, rc;
-    sqlite3_stmt *st = db_prepare_cached(db, "UPDATE schedule_runs SET finished_at = ?2, "
-                                             "outcome = ?3, message = ?4 WHERE id = ?1");
-    if (!st)
-        goto out;
-    sqlite3_bind_int64(st, 1, r->id);
-    sqlite3_bind_text(st, 2, r->finished, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->outcome, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->message, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        goto out;
-    st = db_prepare_cached(db, "DELETE FROM schedule_runs WHERE job = ?1 AND id <= (SELECT id "
-                               "FROM schedule_runs WHERE job = ?1 ORDER BY id DESC LIMIT 1 "
-                               "OFFSET ?2)");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, r->job, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, KEEP_RUNS);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        goto out;
-    ret = 0;
-out:
-    if (ret < 0)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-    return ret;
-}
-
-/* Closes the runs a dead server left `running`. */
-static int record_interrupted(struct db_conn *c, void *arg, char *err, size_t errlen)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    char now[32];
-    sqlite3_stmt *st = db_prepare_cached(db, "UPDATE schedule_runs SET outcome = 'error', "
-                                             "finished_at = ?1, message = 'interrupted: the "
-                                             "server stopped during the run' "
-                                             "WHERE outcome = 'running'");
-    if (!st) {
-        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, clock_iso8601(time(NULL), now, sizeof(now)), -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    *(int *)arg = sqlite3_changes(db);
-    return 0;
-}
-
 /* ---- the scheduler thread and run threads ---- */
 
 struct run {
@@ -281,13 +183,15 @@ static void *run_main(void *arg)
     struct run *r = arg;
     struct scheduler *s = r->s;
     const struct sched_job *job = s->plan[r->i].job;
-    struct run_record rec;
+    struct schedule_run rec;
     char err[256], msg[512] = "";
     memset(&rec, 0, sizeof(rec));
     rec.job = job->name;
     rec.outcome = "running";
+    rec.keep = KEEP_RUNS;
     clock_iso8601(r->started, rec.started, sizeof(rec.started));
-    if (writer_submit(s->app->writer, "schedule", record_insert, &rec, err, sizeof(err)) != 0)
+    if (writer_submit(s->app->writer, "schedule", schedule_runs_insert, &rec, err, sizeof(err)) !=
+        0)
         log_err("scheduler: %s: cannot record the start: %s", job->name, err);
     int64_t t0 = clock_mono_us();
     int rc = job->run(s->app, msg, sizeof(msg));
@@ -297,8 +201,8 @@ static void *run_main(void *arg)
     rec.outcome = outcome_names[out];
     rec.message = msg;
     clock_iso8601(time(NULL), rec.finished, sizeof(rec.finished));
-    if (rec.id &&
-        writer_submit(s->app->writer, "schedule", record_finish, &rec, err, sizeof(err)) != 0)
+    if (rec.id && writer_submit(s->app->writer, "schedule", schedule_runs_finish, &rec, err,
+                                sizeof(err)) != 0)
         log_err("scheduler: %s: cannot record the end: %s", job->name, err);
     log_event(out == OUT_ERROR ? LOG_WARN : LOG_INFO, "scheduled job",
               json_pack("{s:s,s:s,s:f,s:s}", "job", job->name, "outcome", rec.outcome, "seconds",
@@ -317,7 +221,7 @@ static void *run_main(void *arg)
 static void record_skipped(struct scheduler *s, const struct sched_job *job, time_t since,
                            time_t now)
 {
-    struct run_record rec;
+    struct schedule_run rec;
     char err[256], msg[160], at[32];
     memset(&rec, 0, sizeof(rec));
     rec.job = job->name;
@@ -327,7 +231,8 @@ static void record_skipped(struct scheduler *s, const struct sched_job *job, tim
     rec.message = msg;
     clock_iso8601(now, rec.started, sizeof(rec.started));
     memcpy(rec.finished, rec.started, sizeof(rec.finished));
-    if (writer_submit(s->app->writer, "schedule", record_insert, &rec, err, sizeof(err)) != 0)
+    if (writer_submit(s->app->writer, "schedule", schedule_runs_insert, &rec, err, sizeof(err)) !=
+        0)
         log_err("scheduler: %s: cannot record a skipped run: %s", job->name, err);
     log_event(LOG_WARN, "scheduled job",
               json_pack("{s:s,s:s,s:s}", "job", job->name, "outcome", "skipped", "message", msg));
@@ -385,7 +290,8 @@ struct scheduler *scheduler_start(struct app *app, const struct sched_entry *pla
     int closed = 0;
     s->app = app;
     memcpy(s->plan, plan, sizeof(s->plan));
-    if (writer_submit(app->writer, "schedule", record_interrupted, &closed, err, sizeof(err)) != 0)
+    if (writer_submit(app->writer, "schedule", schedule_runs_interrupt, &closed, err,
+                      sizeof(err)) != 0)
         log_err("scheduler: closing interrupted runs: %s", err);
     else if (closed)
         log_warn("scheduler: %d run(s) interrupted by the last stop marked as error", closed);

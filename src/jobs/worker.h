@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "jobs/queue.h"
+#include "store/queue.h"
 
 struct app;
 

@@ -26,7 +26,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "remote/crypt.h"
-#include "db/sqlite.h"
+#include "store/backups.h"
 
 #define READ_BYTES (1024 * 1024)
 
@@ -118,45 +118,6 @@ int backup_prune(struct remote *r, long keep, const char *keep_name, int *delete
     rc = 0;
 out:
     free(items);
-    return rc;
-}
-
-/* quick_check and the schema version of the snapshot. 0, or -1 with err filled. */
-static int check_snapshot(const char *path, long long *schema_version, char *err, size_t errlen)
-{
-    sqlite3 *db = NULL;
-    char result[512] = "";
-    int rc = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "snapshot: cannot open %s: %s", path, sqlite3_errmsg(db));
-        goto out;
-    }
-    if (db_query_text(db, "PRAGMA quick_check", result, sizeof(result)) < 0) {
-        snprintf(err, errlen, "snapshot: quick_check cannot run: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    if (strcmp(result, "ok") != 0) {
-        snprintf(err, errlen,
-                 "snapshot: quick_check failed: %s (the live file may be damaged: "
-                 "run `onefile check --full`)",
-                 result);
-        goto out;
-    }
-    *schema_version = 0;
-    long long has = 0;
-    if (db_query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'",
-                     &has) == 0 &&
-        has &&
-        db_query_int(db,
-                     "SELECT coalesce(max(version), 0) FROM schema_migrations "
-                     "WHERE source = 'onefile'",
-                     schema_version) < 0) {
-        snprintf(err, errlen, "snapshot: cannot read schema_migrations: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_close(db);
     return rc;
 }
 
@@ -270,7 +231,7 @@ int backup_run_with(const struct config *cfg, const struct backup_options *o,
     if (snapshot_copy_scratch(cfg->db, tmp, err, errlen) < 0)
         goto out;
     out->snapshot_s = (double)(clock_mono_us() - ts) / 1e6;
-    if (check_snapshot(tmp, &out->schema_version, err, errlen) < 0)
+    if (snapshot_check(tmp, &out->schema_version, err, errlen) < 0)
         goto out;
     if (stat(tmp, &st) != 0) {
         snprintf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
@@ -403,50 +364,6 @@ static void *job_thread(void *arg)
     return NULL;
 }
 
-struct record {
-    const struct backup_result *res;
-    const char *url;
-    const char *error;
-};
-
-static int insert_record(struct db_conn *c, void *arg, char *err, size_t errlen)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    const struct record *rec = arg;
-    const struct backup_result *b = rec->res;
-    sqlite3_stmt *st = db_prepare_cached(
-        db, "INSERT INTO backups (name, url, compression, encrypted, size, source_size, sha256, "
-            "schema_version, status, error, started_at, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!st) {
-        snprintf(err, errlen, "backups: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    int ok = rec->error == NULL;
-    sqlite3_bind_text(st, 1, b->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, ok ? b->url : rec->url, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, b->compression[0] ? b->compression : "none", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, b->encrypted);
-    if (ok) {
-        sqlite3_bind_int64(st, 5, b->size);
-        sqlite3_bind_int64(st, 6, b->source_size);
-        sqlite3_bind_text(st, 7, b->sha256, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 8, b->schema_version);
-    }
-    sqlite3_bind_text(st, 9, ok ? "ok" : "error", -1, SQLITE_STATIC);
-    if (!ok)
-        sqlite3_bind_text(st, 10, rec->error, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 11, b->started_at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 12, b->finished_at, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "backups: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
 int backup_job(struct app *app, char *msg, size_t msglen)
 {
     struct job_run *j = xcalloc(1, sizeof(*j));
@@ -459,8 +376,21 @@ int backup_job(struct app *app, char *msg, size_t msglen)
         j->rc = backup_run(j->cfg, NULL, NULL, &j->res, j->err, sizeof(j->err));
     int rc = j->rc;
     const struct backup_result *res = &j->res;
-    struct record rec = {res, app->cfg->backup_url ? app->cfg->backup_url : "",
-                         rc == 0 ? NULL : j->err};
+    struct backups_row rec = {
+        .name = res->name,
+        .url = rc == 0                ? res->url
+               : app->cfg->backup_url ? app->cfg->backup_url
+                                      : "",
+        .compression = res->compression[0] ? res->compression : "none",
+        .encrypted = res->encrypted,
+        .size = res->size,
+        .source_size = res->source_size,
+        .schema_version = res->schema_version,
+        .sha256 = res->sha256,
+        .error = rc == 0 ? NULL : j->err,
+        .started_at = res->started_at,
+        .finished_at = res->finished_at,
+    };
     if (rc == 0) {
         snprintf(msg, msglen, "stored %s: %lld bytes from %lld (ratio %.3f) in %.2f s%s%s",
                  res->url, res->size, res->source_size, res->ratio, res->duration_s,
@@ -470,7 +400,7 @@ int backup_job(struct app *app, char *msg, size_t msglen)
         snprintf(msg, msglen, "backup failed: %s", j->err);
         log_err("backup: %s", j->err);
     }
-    if (writer_submit(app->writer, "backup", insert_record, &rec, werr, sizeof(werr)) != 0) {
+    if (writer_submit(app->writer, "backup", backups_record, &rec, werr, sizeof(werr)) != 0) {
         log_err("backup: recording the backup: %s", werr);
         rc = -1;
     }
@@ -509,26 +439,11 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 void backup_write_metrics(struct app *app, FILE *out)
 {
     struct db_conn *conn = readers_acquire(app->readers);
-    sqlite3 *db = sqlite_conn_handle(conn);
-    long long ok = 0, failed = 0, size = -1, when = -1;
-    sqlite3_stmt *st =
-        db_prepare_cached(db, "SELECT count(*) FILTER (WHERE status = 'ok'), "
-                              "count(*) FILTER (WHERE status = 'error') FROM backups");
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        ok = sqlite3_column_int64(st, 0);
-        failed = sqlite3_column_int64(st, 1);
-    }
-    if (st)
-        sqlite3_reset(st);
-    st = db_prepare_cached(db, "SELECT size, finished_at FROM backups WHERE status = 'ok' "
-                               "ORDER BY id DESC LIMIT 1");
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        size = sqlite3_column_int64(st, 0);
-        when = parse_iso((const char *)sqlite3_column_text(st, 1));
-    }
-    if (st)
-        sqlite3_reset(st);
+    struct backups_totals t;
+    backups_totals(conn, &t);
     readers_release(app->readers, conn);
+    long long ok = t.ok, failed = t.failed, size = t.last_size;
+    long long when = t.last_finished_at[0] ? parse_iso(t.last_finished_at) : -1;
 
     if (when >= 0) {
         family(out, "onefile_backup_last_success_timestamp_seconds", "gauge",
@@ -557,72 +472,4 @@ void backup_write_metrics(struct app *app, FILE *out)
                "When the last successful restore drill of this process finished.");
         fprintf(out, "onefile_restore_drill_last_success_timestamp_seconds %lld\n", last / 1000);
     }
-}
-
-static json_t *row_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    for (int i = 0; i < sqlite3_column_count(st); i++) {
-        const char *name = sqlite3_column_name(st, i);
-        switch (sqlite3_column_type(st, i)) {
-        case SQLITE_INTEGER:
-            json_object_set_new(o, name, json_integer(sqlite3_column_int64(st, i)));
-            break;
-        case SQLITE_NULL:
-            json_object_set_new(o, name, json_null());
-            break;
-        default:
-            json_object_set_new(o, name, json_string((const char *)sqlite3_column_text(st, i)));
-        }
-    }
-    json_object_set_new(o, "encrypted", json_boolean(sqlite3_column_int(st, 4)));
-    return o;
-}
-
-#define ROW_SELECT                                                                                 \
-    "SELECT id, name, url, compression, encrypted, size, source_size, sha256, schema_version, "    \
-    "status, error, started_at, finished_at FROM backups "
-
-int backup_last(struct db_conn *c, json_t **out)
-{
-    sqlite3 *db = sqlite_conn_handle(c);
-    json_t *o =
-        json_pack("{s:n, s:n, s:n, s:[]}", "last", "last_success", "last_success_age_s", "recent");
-    int rc = -1, step = SQLITE_ERROR;
-    sqlite3_stmt *st = db_prepare_cached(db, ROW_SELECT "ORDER BY id DESC LIMIT 10");
-    if (!st)
-        goto out;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = row_json(st);
-        if (json_is_null(json_object_get(o, "last")))
-            json_object_set(o, "last", row);
-        json_array_append_new(json_object_get(o, "recent"), row);
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        goto out;
-    st = db_prepare_cached(db, ROW_SELECT "WHERE status = 'ok' ORDER BY id DESC LIMIT 1");
-    if (!st)
-        goto out;
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        json_t *row = row_json(st);
-        long long when = parse_iso(json_string_value(json_object_get(row, "finished_at")));
-        json_object_set_new(o, "last_success", row);
-        if (when >= 0)
-            json_object_set_new(o, "last_success_age_s",
-                                json_integer((json_int_t)(time(NULL) - when)));
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0) {
-        json_decref(o);
-        o = NULL;
-        log_err("backups: cannot read the backups table: %s", sqlite3_errmsg(db));
-    }
-    *out = o;
-    return rc;
 }

@@ -20,16 +20,14 @@
  * listed as backups or deleted by retention.
  *
  * Threads: backup_run / backup_job run on the calling thread (a command's main thread or
- * the scheduler's) and open their own connections; backup_write_metrics and backup_last
+ * the scheduler's) and open their own connections; backup_write_metrics
  * may run on HTTP threads.
  */
 #ifndef ONEFILE_REMOTE_BACKUP_H
 #define ONEFILE_REMOTE_BACKUP_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 
-#include "db/driver.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,13 +112,6 @@ int backup_job(struct app *app, char *msg, size_t msglen);
      onefile_restore_drill_last_success_timestamp_seconds */
 void backup_write_metrics(struct app *app, FILE *out);
 
-/* The newest backups rows on db (a reader):
-   {"last": row|null, "last_success": row|null, "last_success_age_s": n|null,
-    "recent": [up to 10 rows, newest first]}
-   with row = {id, name, url, compression, encrypted, size, source_size, sha256,
-   schema_version, status, error, started_at, finished_at}. 0 with *out owned by the
-   caller, or -1 (logged). */
-int backup_last(struct db_conn *c, json_t **out);
 
 /* Internal to remote/: restore.c reports its drills here for the metrics. */
 void backup_note_drill(int ok);

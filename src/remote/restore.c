@@ -22,7 +22,7 @@
 #include "core/mem.h"
 #include "db/db.h"
 #include "db/lock.h"
-#include "db/migrate.h"
+#include "db/snapshot.h"
 #include "http/app.h"
 #include "remote/backup.h"
 #include "remote/compress.h"
@@ -101,86 +101,6 @@ out:
         *r = NULL;
     }
     free(url);
-    return rc;
-}
-
-/* integrity_check, foreign_key_check, schema not newer than the binary; then WAL mode.
-   0, or -1 with err filled. */
-static int verify_db(const struct config *cfg, const char *path, long long *schema_version,
-                     char *err, size_t errlen)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    struct migration_plan plan;
-    json_t *status = NULL;
-    int rc = -1, have_plan = 0;
-    char perr[512];
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "cannot open the restored file: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(5)", -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "the restored file is not a usable SQLite database: %s",
-                 sqlite3_errmsg(db));
-        goto out;
-    }
-    struct buf msgs = BUF_INIT;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        buf_addf(&msgs, "%s%s", msgs.len ? "; " : "", (const char *)sqlite3_column_text(st, 0));
-    if (step != SQLITE_DONE || strcmp(buf_str(&msgs), "ok") != 0) {
-        snprintf(err, errlen, "integrity_check of the restored file failed: %s",
-                 step != SQLITE_DONE ? sqlite3_errmsg(db) : buf_str(&msgs));
-        buf_release(&msgs);
-        goto out;
-    }
-    buf_release(&msgs);
-    long long fk = 0;
-    if (db_query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", &fk) < 0 || fk != 0) {
-        snprintf(err, errlen, "foreign_key_check of the restored file: %lld violation%s", fk,
-                 fk == 1 ? "" : "s");
-        goto out;
-    }
-    if (migrate_plan_load(&plan, cfg->migrations_dir, perr, sizeof(perr)) < 0) {
-        snprintf(err, errlen, "loading migrations: %s", perr);
-        goto out;
-    }
-    have_plan = 1;
-    if (migrate_status(db, &plan, &status) < 0) {
-        snprintf(err, errlen, "cannot read the restored file's migrations");
-        goto out;
-    }
-    *schema_version = (long long)json_integer_value(json_object_get(status, "version"));
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(status, "problems"), i, p)
-    {
-        const char *text = json_string_value(p);
-        if (strstr(text, "newer than")) {
-            snprintf(err, errlen, "the backup cannot be used by this binary: %s", text);
-            goto out;
-        }
-        log_warn("restore: %s", text);
-    }
-    /* a onefile database runs in WAL mode; any other file keeps the mode it had */
-    char mode[16] = "wal";
-    if (migrate_has_table(db) == 1 &&
-        (db_query_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) < 0 ||
-         strcmp(mode, "wal") != 0)) {
-        snprintf(err, errlen, "cannot put the restored file in WAL mode (got '%s')", mode);
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    json_decref(status);
-    if (have_plan)
-        migrate_plan_release(&plan);
-    if (db && sqlite3_close(db) != SQLITE_OK && rc == 0) {
-        snprintf(err, errlen, "closing the restored file failed");
-        rc = -1;
-    }
     return rc;
 }
 
@@ -417,7 +337,7 @@ int restore_run(const struct config *cfg, const struct restore_options *o,
     }
 
     /* verify, then place */
-    if (verify_db(cfg, tmp, &out->schema_version, err, errlen) < 0) {
+    if (snapshot_verify_restore(cfg->migrations_dir, tmp, &out->schema_version, err, errlen) < 0) {
         char e[1024];
         snprintf(e, sizeof(e), "%s", err);
         snprintf(err, errlen, "%s refused: %s", out->name, e);

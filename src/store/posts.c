@@ -23,9 +23,8 @@
 #define COLUMNS "id, slug, title, body_md, kind, status, published_at, created_at, updated_at"
 
 #define NTEXT 8 /* the text columns, after id */
-static const char *const text_names[NTEXT] = {"slug",   "title",        "body_md",
-                                              "kind",   "status",       "published_at",
-                                              "created_at", "updated_at"};
+static const char *const text_names[NTEXT] = {"slug",   "title",        "body_md",    "kind",
+                                              "status", "published_at", "created_at", "updated_at"};
 
 static json_t *text_or_null(const char *t, size_t len)
 {
@@ -53,8 +52,7 @@ struct post_row {
 
 /* A post's columns packed into one allocation: texts v (NULL for SQL NULL) of lengths len,
    copied and NUL-terminated. */
-static struct post_row *row_pack(int64_t id, const char *const v[NTEXT],
-                                 const size_t len[NTEXT])
+static struct post_row *row_pack(int64_t id, const char *const v[NTEXT], const size_t len[NTEXT])
 {
     size_t total = 0;
     for (int i = 0; i < NTEXT; i++)
@@ -134,9 +132,9 @@ int posts_get(struct db_conn *c, int64_t id, int include_drafts, json_t **out)
 int posts_get_by_slug(struct db_conn *c, const char *slug, const char *kind, int include_drafts,
                       json_t **out)
 {
-    struct db_stmt *st = db_prepare(
-        c, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
-           "AND (?3 <> 0 OR status = 'published')");
+    struct db_stmt *st =
+        db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
+                      "AND (?3 <> 0 OR status = 'published')");
     if (!st)
         return -1;
     db_bind_text(st, 1, slug);
@@ -189,9 +187,9 @@ int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, i
 int posts_published(struct db_conn *c, const char *kind, int page, int per_page, json_t **items,
                     int *more)
 {
-    struct db_stmt *st = db_prepare(
-        c, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
-           "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
+    struct db_stmt *st =
+        db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
+                      "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
     if (!st)
         return -1;
     db_bind_text(st, 1, kind);
@@ -227,9 +225,14 @@ static const char *field(json_t *fields, const char *name)
    bound: a JSON "\u0000" ends the text there. */
 static struct post_row *new_row(json_t *f, const char *now)
 {
-    const char *v[NTEXT] = {field(f, "slug"), field(f, "title"),  field(f, "body_md"),
-                            field(f, "kind"), field(f, "status"), field(f, "published_at"),
-                            now,              now};
+    const char *v[NTEXT] = {field(f, "slug"),
+                            field(f, "title"),
+                            field(f, "body_md"),
+                            field(f, "kind"),
+                            field(f, "status"),
+                            field(f, "published_at"),
+                            now,
+                            now};
     if (!v[2])
         v[2] = "";
     if (!v[3])
@@ -257,14 +260,14 @@ static const struct db_sql insert_sql = {{
 }};
 
 /* Absent fields keep their value; publishing without a date stamps it now. */
-#define UPDATE_SET                                                                           \
-    " posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "                   \
-    "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "                          \
-    "status = coalesce(?5, status), "                                                       \
-    "published_at = CASE WHEN ?9 <> 0 THEN (CASE WHEN ?6 IS NULL AND "                      \
-    "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "                          \
-    "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "            \
-    "  ELSE published_at END, "                                                             \
+#define UPDATE_SET                                                                                 \
+    " posts SET slug = coalesce(?1, slug), title = coalesce(?2, title), "                          \
+    "body_md = coalesce(?3, body_md), kind = coalesce(?4, kind), "                                 \
+    "status = coalesce(?5, status), "                                                              \
+    "published_at = CASE WHEN ?9 <> 0 THEN (CASE WHEN ?6 IS NULL AND "                             \
+    "    coalesce(?5, status) = 'published' THEN ?7 ELSE ?6 END) "                                 \
+    "  WHEN coalesce(?5, status) = 'published' THEN coalesce(published_at, ?7) "                   \
+    "  ELSE published_at END, "                                                                    \
     "updated_at = ?7 WHERE id = ?8"
 static const struct db_sql update_sql = {{
     [DB_ENGINE_SQLITE] = "UPDATE OR FAIL" UPDATE_SET,

@@ -22,12 +22,12 @@
 #define POSTS_MAX_LIMIT 100
 
 struct posts_query {
-    const char *kind;       /* "post", "page" or NULL for both */
-    const char *status;     /* "draft", "published" or NULL for both */
-    int include_drafts;     /* 0: published only, whatever status says */
-    int limit;              /* 1..POSTS_MAX_LIMIT */
-    int64_t before;   /* cursor: only ids below this (0: from the newest) */
-    const char *search;     /* substring of the title, or NULL */
+    const char *kind;   /* "post", "page" or NULL for both */
+    const char *status; /* "draft", "published" or NULL for both */
+    int include_drafts; /* 0: published only, whatever status says */
+    int limit;          /* 1..POSTS_MAX_LIMIT */
+    int64_t before;     /* cursor: only ids below this (0: from the newest) */
+    const char *search; /* substring of the title, or NULL */
 };
 
 /* One post by id / by slug (kind NULL: any kind). 0 found (*out set), 1 not found, -1. */
@@ -50,12 +50,12 @@ int posts_published(struct db_conn *c, const char *kind, int page, int per_page,
    and posts_delete change the database with one statement: they may run WRITER_ATOMIC. */
 struct post_row; /* a post's columns in one allocation: free() it */
 struct post_write {
-    int64_t id;       /* 0 for a create */
-    json_t *fields;         /* borrowed */
+    int64_t id;     /* 0 for a create */
+    json_t *fields; /* borrowed */
     int want_result;
-    struct post_row *row;   /* the stored post (the caller frees it) */
-    int not_found;          /* update/delete: no such id */
-    int slug_conflict;      /* the slug belongs to another post */
+    struct post_row *row; /* the stored post (the caller frees it) */
+    int not_found;        /* update/delete: no such id */
+    int slug_conflict;    /* the slug belongs to another post */
 };
 int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* The JSON text of a post_write's row appended to b, without building an object: byte for

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mem.h"
 
 int store_exec_id(struct db_conn *c, const char *sql, int64_t id, char *err, size_t errlen)
 {
@@ -50,4 +51,64 @@ void store_rollback(struct db_conn *c)
 void store_time(long seconds, char *out)
 {
     clock_iso8601(time(NULL) + seconds, out, 32);
+}
+
+static json_t *row_object(struct db_stmt *st, int as_text)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < db_column_count(st); i++) {
+        const char *name = db_column_name(st, i);
+        switch (as_text && db_column_type(st, i) != DB_NULL ? DB_TEXT : db_column_type(st, i)) {
+        case DB_NULL:
+            json_object_set_new(o, name, json_null());
+            break;
+        case DB_INTEGER:
+            json_object_set_new(o, name, json_integer(db_column_int64(st, i)));
+            break;
+        default:
+            json_object_set_new(o, name, json_string(db_column_text(st, i)));
+        }
+    }
+    return o;
+}
+
+static int rows(struct db_conn *c, struct db_stmt *st, const char *what, int as_text, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = db_step(st)) == DB_ROW)
+        json_array_append_new(arr, row_object(st, as_text));
+    db_reset(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return log_err("%s: %s", what, db_errmsg(c));
+    }
+    *out = arr;
+    return 0;
+}
+
+int store_rows_json(struct db_conn *c, struct db_stmt *st, const char *what, json_t **out)
+{
+    return rows(c, st, what, 0, out);
+}
+
+int store_rows_text(struct db_conn *c, struct db_stmt *st, const char *what, json_t **out)
+{
+    return rows(c, st, what, 1, out);
+}
+
+int store_row_json(struct db_conn *c, struct db_stmt *st, const char *what, json_t **out)
+{
+    int rc = db_step(st);
+    *out = rc == DB_ROW ? row_object(st, 0) : NULL;
+    db_reset(st);
+    if (rc < 0)
+        return log_err("%s: %s", what, db_errmsg(c));
+    return 0;
+}
+
+char *store_column_dup(struct db_stmt *st, int i)
+{
+    const char *t = db_column_text(st, i);
+    return t ? xstrdup(t) : NULL;
 }

@@ -29,8 +29,8 @@ int tokens_create(struct db_conn *c, const char *name, char *token, size_t token
     sodium_memzero(raw, sizeof(raw));
     hash_hex(token, hash);
     store_time(0, now);
-    struct db_stmt *st = db_prepare(
-        c, "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)");
+    struct db_stmt *st =
+        db_prepare(c, "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)");
     if (!st)
         return -1;
     db_bind_text(st, 1, name);
@@ -64,8 +64,8 @@ int tokens_revoke_id(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
     char now[32];
     store_time(0, now);
-    struct db_stmt *st = db_prepare(
-        c, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
+    struct db_stmt *st =
+        db_prepare(c, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
     if (!st) {
         snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;

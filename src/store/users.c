@@ -49,10 +49,9 @@ int users_list(struct db_conn *c, json_t **out)
         return -1;
     *out = json_array();
     while (db_step(st) == DB_ROW)
-        json_array_append_new(*out, json_pack("{s:I,s:s,s:s}", "id",
-                                              (json_int_t)db_column_int64(st, 0), "email",
-                                              db_column_text(st, 1), "created_at",
-                                              db_column_text(st, 2)));
+        json_array_append_new(
+            *out, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)db_column_int64(st, 0), "email",
+                            db_column_text(st, 1), "created_at", db_column_text(st, 2)));
     db_reset(st);
     return 0;
 }
@@ -104,9 +103,9 @@ int users_add(struct db_conn *c, void *arg, char *err, size_t errlen)
     struct user_write *w = arg;
     char now[32];
     store_time(0, now);
-    struct db_stmt *st = db_prepare_insert(
-        c, "INSERT INTO users (email, password_hash, created_at, updated_at) "
-           "VALUES (?1, ?2, ?3, ?3)");
+    struct db_stmt *st =
+        db_prepare_insert(c, "INSERT INTO users (email, password_hash, created_at, updated_at) "
+                             "VALUES (?1, ?2, ?3, ?3)");
     if (!st) {
         snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;
@@ -145,9 +144,8 @@ int users_set_password(struct db_conn *c, void *arg, char *err, size_t errlen)
     db_bind_text(st, 3, now);
     if (db_run(st, err, errlen) < 0)
         return -1;
-    return store_exec_id(c, "DELETE FROM sessions WHERE user_id = ?1", w->id, err, errlen) < 0
-               ? -1
-               : 0;
+    return store_exec_id(c, "DELETE FROM sessions WHERE user_id = ?1", w->id, err, errlen) < 0 ? -1
+                                                                                               : 0;
 }
 
 int sessions_lookup(struct db_conn *c, const char *token, struct session *s)
@@ -159,11 +157,11 @@ int sessions_lookup(struct db_conn *c, const char *token, struct session *s)
     store_time(0, now);
     store_time(-60, minute_ago);
     store_time(-SESSION_IDLE_S, idle_since);
-    struct db_stmt *st = db_prepare(
-        c, "SELECT s.id, s.user_id, u.email, s.csrf_token, "
-           "CASE WHEN s.last_seen_at < ?3 THEN 1 ELSE 0 END "
-           "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 "
-           "AND s.expires_at > ?4 AND s.last_seen_at > ?2");
+    struct db_stmt *st =
+        db_prepare(c, "SELECT s.id, s.user_id, u.email, s.csrf_token, "
+                      "CASE WHEN s.last_seen_at < ?3 THEN 1 ELSE 0 END "
+                      "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 "
+                      "AND s.expires_at > ?4 AND s.last_seen_at > ?2");
     if (!st)
         return -1;
     db_bind_text(st, 1, hash);
@@ -230,8 +228,8 @@ int sessions_touch(struct db_conn *c, void *arg, char *err, size_t errlen)
 
 int sessions_delete(struct db_conn *c, void *arg, char *err, size_t errlen)
 {
-    return store_exec_id(c, "DELETE FROM sessions WHERE id = ?1",
-                         ((struct session_write *)arg)->id, err, errlen) < 0
+    return store_exec_id(c, "DELETE FROM sessions WHERE id = ?1", ((struct session_write *)arg)->id,
+                         err, errlen) < 0
                ? -1
                : 0;
 }

@@ -33,10 +33,10 @@ int users_add_direct(struct db_conn *c, const char *email, const char *hash, int
 
 /* Writer functions. */
 struct user_write {
-    const char *email;      /* add */
-    const char *hash;       /* add, set password */
-    int64_t id;       /* set password; set by add */
-    int exists;             /* add: the email is taken */
+    const char *email; /* add */
+    const char *hash;  /* add, set password */
+    int64_t id;        /* set password; set by add */
+    int exists;        /* add: the email is taken */
 };
 int users_add(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* New password hash for user id; ends every session of that user. */
@@ -46,13 +46,13 @@ struct session {
     int64_t id, user_id;
     char email[256];
     char csrf[SESSION_TOKEN_LEN + 1];
-    int touch;              /* last_seen_at is over a minute old: refresh it */
+    int touch; /* last_seen_at is over a minute old: refresh it */
 };
 struct session_write {
     int64_t user_id;
     char token[SESSION_TOKEN_LEN + 1]; /* create: the new cookie value */
     char csrf[SESSION_TOKEN_LEN + 1];
-    int64_t id;       /* touch / delete */
+    int64_t id; /* touch / delete */
 };
 /* Looks a cookie token up: 0 valid (s filled), 1 unknown or expired, -1. */
 int sessions_lookup(struct db_conn *c, const char *token, struct session *s);

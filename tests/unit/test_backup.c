@@ -24,6 +24,7 @@
 #include "http/app.h"
 #include "remote/backup.h"
 #include "remote/restore.h"
+#include "store/backups.h"
 
 struct fixture {
     char dir[64];
@@ -114,7 +115,7 @@ static void test_job_records_and_reports(void **state)
 
     struct db_conn *db = readers_acquire(&f->readers);
     json_t *last;
-    assert_int_equal(backup_last(db, &last), 0);
+    assert_int_equal(backups_last(db, &last), 0);
     readers_release(&f->readers, db);
     assert_int_equal(json_array_size(json_object_get(last, "recent")), 4);
     json_t *newest = json_object_get(last, "last");

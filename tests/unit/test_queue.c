@@ -26,7 +26,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "jobs/jobs.h"
-#include "jobs/queue.h"
+#include "store/queue.h"
 #include "fixture.h"
 
 static char dir[64], path[128];

@@ -251,14 +251,15 @@ static void test_keep_runs(void **state)
         "SELECT 'checkpoint', '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 'ok' FROM n");
     sql("INSERT INTO schedule_runs (job, started_at, outcome) VALUES "
         "('quick-check', '2026-01-01T00:00:00Z', 'ok')");
-    struct run_record rec;
+    struct schedule_run rec;
     memset(&rec, 0, sizeof(rec));
     rec.job = "checkpoint";
+    rec.keep = KEEP_RUNS;
     rec.outcome = "ok";
     rec.message = "m";
     rec.id = count("SELECT max(id) FROM schedule_runs WHERE job = 'checkpoint'");
     snprintf(rec.finished, sizeof(rec.finished), "2026-01-01T00:00:02Z");
-    assert_int_equal(writer_submit(app.writer, "test", record_finish, &rec, err, sizeof(err)), 0);
+    assert_int_equal(writer_submit(app.writer, "test", schedule_runs_finish, &rec, err, sizeof(err)), 0);
     assert_int_equal(count("SELECT count(*) FROM schedule_runs WHERE job = 'checkpoint'"),
                      KEEP_RUNS);
     assert_int_equal(count("SELECT count(*) FROM schedule_runs WHERE job = 'quick-check'"), 1);

@@ -23,22 +23,21 @@
  * with the column default ("...:00Z", no fraction) sorts as the end of its second, so it is
  * ready at most a second late.
  *
- * Writer functions (`int f(sqlite3 *db, void *arg, char *err, size_t errlen)`) run inside
- * a transaction: the writer's (writer_submit), or a command's BEGIN IMMEDIATE. Their
+ * Writer functions (`int f(struct db_conn *c, void *arg, char *err, size_t errlen)`) run inside
+ * a transaction: the writer's (writer_submit), or a command's store_begin_write(). Their
  * argument structs carry inputs and outputs; now_ms 0 means the wall clock (tests pass a
  * time). Reader functions run on any connection. Errors: -1 with err filled (writer
  * functions) or logged (readers).
  * Threads: the caller's connection; no state of its own.
  */
-#ifndef ONEFILE_JOBS_QUEUE_H
-#define ONEFILE_JOBS_QUEUE_H
+#ifndef ONEFILE_STORE_QUEUE_H
+#define ONEFILE_STORE_QUEUE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
-
-#include "db/driver.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#include "db/driver.h"
 
 #define QUEUE_TOKEN_MAX 96 /* reserved_by of one claim */
 
@@ -62,8 +61,8 @@ struct queue_new {
     int max_attempts;    /* >= 1 */
     int64_t delay_ms;    /* ready this long after now */
     int64_t now_ms;
-    int64_t id; /* out: the job */
-    int existed;      /* out: 1 when a job with this key was queued already (id is it) */
+    int64_t id;  /* out: the job */
+    int existed; /* out: 1 when a job with this key was queued already (id is it) */
 };
 /* Adds a job, or finds the pending one with the same key. */
 int queue_enqueue(struct db_conn *c, void *arg, char *err, size_t errlen);
@@ -96,7 +95,7 @@ struct queue_outcome {
     int64_t now_ms;
     enum queue_result result; /* out */
     int64_t next_ms;          /* out: QUEUE_RETRY's available_at */
-    int64_t failed_id;  /* out: QUEUE_FAILED's failed_jobs id */
+    int64_t failed_id;        /* out: QUEUE_FAILED's failed_jobs id */
 };
 /* Deletes a completed job. */
 int queue_complete(struct db_conn *c, void *arg, char *err, size_t errlen);
@@ -123,9 +122,9 @@ struct queue_retry {
     int64_t failed_id;
     int max_attempts;
     int64_t now_ms;
-    int found;            /* out: 0 when no failed job has that id */
-    int existed;          /* out: 1 when a job with its key was queued already: the
-                             failed row is removed, job_id is the queued one */
+    int found;      /* out: 0 when no failed job has that id */
+    int existed;    /* out: 1 when a job with its key was queued already: the
+                       failed row is removed, job_id is the queued one */
     int64_t job_id; /* out: the queued job */
 };
 /* Moves a failed job back to the queue, ready now, attempts from 0. */
