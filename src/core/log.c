@@ -67,7 +67,8 @@ static void format_text(struct buf *line, enum log_level level, const char *msg,
     buf_addf(line, "%.12s %-5s %s", ts + 11, level_names[level], msg);
     const char *key;
     json_t *value;
-    json_object_foreach(fields, key, value) {
+    json_object_foreach(fields, key, value)
+    {
         if (json_is_string(value)) {
             buf_addf(line, " %s=%s", key, json_string_value(value));
         } else {
@@ -116,6 +117,35 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
     buf_vaddf(&msg, fmt, ap);
     log_event(level, buf_str(&msg), NULL);
     buf_release(&msg);
+}
+
+void log_event_limited(struct log_limit *l, enum log_level level, const char *msg, json_t *fields)
+{
+    long suppressed = -1;
+    int64_t now = clock_mono_us();
+    pthread_mutex_lock(&l->mu);
+    if (now - l->window_us >= 1000000) {
+        l->window_us = now;
+        l->n = 0;
+    }
+    if (l->n < l->per_s) {
+        l->n++;
+        suppressed = l->suppressed;
+        l->suppressed = 0;
+    } else {
+        l->suppressed++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (suppressed < 0) {
+        json_decref(fields);
+        return;
+    }
+    if (suppressed > 0) {
+        if (!fields)
+            fields = json_object();
+        json_object_set_new(fields, "suppressed", json_integer(suppressed));
+    }
+    log_event(level, msg, fields);
 }
 
 void log_info(const char *fmt, ...)

@@ -13,6 +13,8 @@
 #define ONEFILE_CORE_LOG_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
@@ -26,6 +28,23 @@ int log_level_parse(const char *name);
 /* Logs msg with the fields of `fields` (a JSON object, may be NULL; its reference is
    stolen). */
 void log_event(enum log_level level, const char *msg, json_t *fields);
+
+/* A cap on how often one kind of line is written (a flood of cut connections must not
+   become a flood of log lines): at most `per_s` lines a second; the lines over it are
+   counted, and the next line written carries the count as "suppressed". */
+struct log_limit {
+    pthread_mutex_t mu;
+    int per_s, n;
+    int64_t window_us;
+    long suppressed;
+};
+#define LOG_LIMIT_INIT(per_second)                                                                 \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, (per_second), 0, 0, 0                                           \
+    }
+
+/* log_event() within the limit l; otherwise counts it and frees fields. */
+void log_event_limited(struct log_limit *l, enum log_level level, const char *msg, json_t *fields);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

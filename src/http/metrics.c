@@ -30,16 +30,13 @@ struct series {
     unsigned long long count;
 };
 
-static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                         0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
+static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct series series[MAX_SERIES];
 static size_t nseries;
-static struct hist durations = {duration_bounds,
-                                sizeof(duration_bounds) / sizeof(duration_bounds[0]),
-                                {0},
-                                0,
-                                0};
+static struct hist durations = {
+    duration_bounds, sizeof(duration_bounds) / sizeof(duration_bounds[0]), {0}, 0, 0};
 
 void metrics_http_observe(const char *method, const char *route, int status, double seconds)
 {
@@ -161,8 +158,18 @@ static void write_http(FILE *out, struct server *srv)
         "to arrive.",
         (double)ss.timeouts);
     one(out, "onefile_http_rejected_total", "counter",
-        "Requests refused before their handler (400 smuggling, 413 body too large).",
+        "Requests refused before their handler (malformed framing, smuggling, limits).",
         (double)ss.rejected);
+    family(out, "onefile_http_refused_total", "counter",
+           "Requests refused by the framing check, by status (connection closed).");
+    const struct {
+        int status;
+        uint64_t n;
+    } refused[] = {{400, ss.refused.s400}, {413, ss.refused.s413}, {414, ss.refused.s414},
+                   {431, ss.refused.s431}, {501, ss.refused.s501}, {505, ss.refused.s505}};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        fprintf(out, "onefile_http_refused_total{status=\"%d\"} %llu\n", refused[i].status,
+                (unsigned long long)refused[i].n);
     family(out, "onefile_http_requests_total", "counter", "Completed requests.");
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nseries; i++) {

@@ -3,11 +3,14 @@
  *
  * A request goes through the access handler several times:
  *
- *   first call    headers are in: allocate struct request, refuse smuggling (400) and an
- *                 announced body over the cap (413), else return MHD_YES and queue
+ *   (before)      http/gate.c checked the framing of the bytes libmicrohttpd parses:
+ *                 smuggling, malformed heads and bodies over the cap were answered
+ *                 there (400/413/414/431/501/505) and never reach this file
+ *   first call    headers are in: allocate struct request, return MHD_YES and queue
  *                 nothing - a response queued in the first call makes libmicrohttpd
  *                 0.9.75 close the connection (no keep-alive, ~5x slower)
- *   body calls    append to request.body (capped: past it, note toobig and drop bytes)
+ *   body calls    append to request.body (capped as well, though the gate already
+ *                 refused a body over the cap)
  *   last call     body complete: route, run the handler, queue its response
  *   completed     (notify_completed) log the request line, free everything it allocated
  *
@@ -39,6 +42,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/app.h"
+#include "http/gate.h"
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
@@ -50,17 +54,19 @@
 struct tracked {
     struct tracked *prev, *next;
     int fd;
-    int64_t deadline_us; /* INT64_MAX while a handler runs or a response is sent */
-    int cut;             /* the sweeper shut it down */
+    int64_t deadline_us;   /* INT64_MAX while a handler runs or a response is sent */
+    int cut;               /* the sweeper shut it down */
     struct request *spare; /* the last request's struct, for the next one on this connection */
+    struct gate_conn gate; /* the framing check of what the client sends (http/gate.h) */
 };
 
 struct server {
     struct MHD_Daemon *d;
     struct app *app;
     int64_t request_timeout_us, idle_timeout_us;
+    struct framing_limits limits;
 
-    pthread_mutex_t mu;  /* guards the list below and `stopping` */
+    pthread_mutex_t mu; /* guards the list below and `stopping` */
     pthread_cond_t cv;
     struct tracked head; /* circular list of open connections */
     int stopping;
@@ -70,6 +76,11 @@ struct server {
     atomic_uint_fast64_t requests, timeouts, rejected;
 };
 
+/* Connections cut or closed by their clients are ordinary on the Internet and come in
+   floods under attack: their lines are rate-limited (the counters in /metrics are not). */
+static struct log_limit mhd_log_limit = LOG_LIMIT_INIT(10);
+static struct log_limit cut_log_limit = LOG_LIMIT_INIT(10);
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -78,7 +89,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_event(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+    log_event_limited(&mhd_log_limit, LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
 }
 
 /* ---- connection tracking and the sweeper ---- */
@@ -93,6 +104,8 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         struct tracked *t = xcalloc(1, sizeof(*t));
         t->fd = ci ? ci->connect_fd : -1;
         t->deadline_us = clock_mono_us() + s->request_timeout_us;
+        if (gate_attach(&t->gate, t->fd, &s->limits) != 0)
+            shutdown(t->fd, SHUT_RDWR); /* a descriptor the gate cannot watch */
         pthread_mutex_lock(&s->mu);
         t->next = s->head.next;
         t->prev = &s->head;
@@ -106,6 +119,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         t->prev->next = t->next;
         t->next->prev = t->prev;
         pthread_mutex_unlock(&s->mu);
+        gate_detach(&t->gate);
         free(t->spare);
         free(t);
         *socket_context = NULL;
@@ -149,9 +163,10 @@ static void *sweeper_main(void *arg)
             t->cut = 1;
             shutdown(t->fd, SHUT_RDWR);
             atomic_fetch_add(&s->timeouts, 1);
-            log_event(LOG_WARN, "request took too long to arrive, connection closed",
-                      json_pack("{s:I}", "request_timeout_s",
-                                (json_int_t)(s->request_timeout_us / 1000000)));
+            log_event_limited(&cut_log_limit, LOG_WARN,
+                              "request took too long to arrive, connection closed",
+                              json_pack("{s:I}", "request_timeout_s",
+                                        (json_int_t)(s->request_timeout_us / 1000000)));
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -159,25 +174,6 @@ static void *sweeper_main(void *arg)
 }
 
 /* ---- requests ---- */
-
-struct header_count {
-    int content_length, transfer_encoding;
-    const char *cl_value;
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-    (void)kind;
-    struct header_count *hc = cls;
-    if (strcasecmp(key, "Content-Length") == 0) {
-        hc->content_length++;
-        hc->cl_value = value;
-    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
-        hc->transfer_encoding++;
-    }
-    return MHD_YES;
-}
 
 /* A 64-bit hash of the body, 8 bytes at a time: a strong validator for GET responses
    built on the fly (not a security boundary: an ETag only saves a transfer). */
@@ -230,8 +226,8 @@ static enum MHD_Result queue(struct request *r)
             etag_of(r->out.data ? r->out.data : "", r->out.len, etag);
             request_set_header(r, "ETag", etag);
         }
-        if (etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     "If-None-Match"), etag)) {
+        if (etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
+                         etag)) {
             r->status = 304;
             buf_reset(&r->out);
         }
@@ -291,8 +287,7 @@ static enum MHD_Result refuse(struct server *s, struct request *r, int status, c
 static void dispatch(struct server *s, struct request *r)
 {
     char allow[128];
-    switch (router_match(&s->app->router, r->method, r->path, &r->match, allow,
-                         sizeof(allow))) {
+    switch (router_match(&s->app->router, r->method, r->path, &r->match, allow, sizeof(allow))) {
     case ROUTER_FOUND:
         r->route = r->match.route->name;
         r->status = r->match.route->fn(r);
@@ -348,21 +343,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         buf_init(&r->body, (size_t)s->app->cfg->max_body_bytes);
         *con_cls = r;
         atomic_fetch_add(&s->active, 1);
-
-        struct header_count hc = {0, 0, NULL};
-        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
-        if (hc.content_length > 1 || (hc.content_length && hc.transfer_encoding))
-            return refuse(s, r, 400,
-                          "Conflicting Content-Length / Transfer-Encoding headers.");
-        if (hc.content_length) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(hc.cl_value, &end, 10);
-            if (end == hc.cl_value || *end || errno || hc.cl_value[0] == '-')
-                return refuse(s, r, 400, "Invalid Content-Length.");
-            if (n > (unsigned long long)s->app->cfg->max_body_bytes)
-                return refuse(s, r, 413, "The request body is too large.");
-        }
+        /* the framing (Content-Length, chunks, the body cap, Host, ...) was checked by
+           the gate before libmicrohttpd parsed it: see http/gate.h */
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -409,10 +391,10 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
     set_deadline(s, c, clock_mono_us() + s->idle_timeout_us + s->request_timeout_us);
     int64_t us = clock_mono_us() - r->started_us;
     if (log_enabled(LOG_INFO)) {
-        json_t *f = json_pack("{s:o,s:o,s:s,s:i,s:I,s:f}", "method", client_string(r->method),
-                              "path", client_string(r->path), "route", r->route, "status",
-                              r->status, "bytes", (json_int_t)r->bytes_sent, "duration_ms",
-                              (double)us / 1000.0);
+        json_t *f =
+            json_pack("{s:o,s:o,s:s,s:i,s:I,s:f}", "method", client_string(r->method), "path",
+                      client_string(r->path), "route", r->route, "status", r->status, "bytes",
+                      (json_int_t)r->bytes_sent, "duration_ms", (double)us / 1000.0);
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
             json_object_set_new(f, "terminated", json_integer(toe));
         log_event(LOG_INFO, "request", f);
@@ -432,6 +414,8 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
     buf_release(&r->body);
     buf_release(&r->out);
     struct tracked *t = tracked_of(c);
+    if (t)
+        gate_completed(&t->gate);
     if (t && !t->spare)
         t->spare = r;
     else
@@ -451,8 +435,8 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
        (two epoll_ctl per request) and, edge-triggered, reads until EAGAIN (one more recv).
        poll() over a worker's share of the connections costs neither: 5 syscalls per API
        write instead of 8, about 7% more writes/s (bench/site_http.py). */
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                         MHD_ALLOW_SUSPEND_RESUME;
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     memset(&ss, 0, sizeof(ss));
     if (strchr(cfg->listen_host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
@@ -468,25 +452,39 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
         if (inet_pton(AF_INET, cfg->listen_host, &a4->sin_addr) != 1)
             goto bad_addr;
     }
+    if (gate_check(err, errlen) != 0) {
+        free(s);
+        return NULL;
+    }
     s->app = app;
     s->request_timeout_us = cfg->request_timeout_s * 1000000LL;
     s->idle_timeout_us = cfg->conn_timeout_s * 1000000LL;
+    /* the limits of a request's framing (http/framing.h), sized so that libmicrohttpd's
+       per-connection pool always holds what passes (it closes without an answer when
+       it runs out): request line and header line 8 KiB like nginx's
+       large_client_header_buffers, 414 / 431 beyond */
+    s->limits = (struct framing_limits){
+        .max_line = 8192,
+        .max_field = 8192,
+        .max_head = 12288,
+        .max_fields = 64,
+        .max_params = 128,
+        .max_cookies = 64,
+        .max_body = (uint64_t)cfg->max_body_bytes,
+    };
     s->head.next = s->head.prev = &s->head;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
 
     errno = 0;
     s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-        MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_NOTIFY_COMPLETED,
+        notify_completed, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -542,6 +540,9 @@ void server_get_stats(struct server *s, struct server_stats *st)
 {
     st->requests = atomic_load(&s->requests);
     st->timeouts = atomic_load(&s->timeouts);
-    st->rejected = atomic_load(&s->rejected);
+    gate_get_stats(&st->refused);
+    st->rejected = atomic_load(&s->rejected) + st->refused.s400 + st->refused.s413 +
+                   st->refused.s414 + st->refused.s431 + st->refused.s501 + st->refused.s505 +
+                   st->refused.other;
     st->active = atomic_load(&s->active);
 }

@@ -10,15 +10,17 @@
  *   server_wait_idle()  wait, bounded, until no request is in flight
  *   server_stop()       close every connection and join the threads
  *
- * Limits: the body is capped at ONEFILE_MAX_BODY_BYTES (413, answered before the body is
- * read when Content-Length says so); headers by the 64 KiB connection memory (431); an
- * idle connection is closed after ONEFILE_CONN_TIMEOUT_S; and a request must arrive whole
- * within ONEFILE_REQUEST_TIMEOUT_S of the connection opening (or of the previous request
- * ending, plus the idle allowance) - a client trickling one header
- * line a second is cut off (the inactivity timeout alone would let it stay for ever).
- * A request with two Content-Length headers, or Content-Length and Transfer-Encoding, is
- * refused with 400 and the connection closed (request smuggling; libmicrohttpd 0.9.75
- * does not refuse it itself).
+ * Limits: every byte a client sends first passes the framing check of http/gate.h
+ * (http/framing.h lists what it refuses): the body is capped at ONEFILE_MAX_BODY_BYTES
+ * (413 before the body when Content-Length says so, at the chunk line that would pass
+ * it when chunked); the request line at 8 KiB (414), a header line at 8 KiB and the
+ * head at 12 KiB (431); an idle connection is closed after ONEFILE_CONN_TIMEOUT_S; and a request
+ * must arrive whole within ONEFILE_REQUEST_TIMEOUT_S of the connection opening (or of the previous
+ * request ending, plus the idle allowance) - a client trickling one header line a second is cut off
+ * (the inactivity timeout alone would let it stay for ever). A request with two Content-Length
+ * headers, or Content-Length and Transfer-Encoding, is refused with 400 and the connection closed
+ * (request smuggling; libmicrohttpd 0.9.75 does not refuse it itself), and so is any other
+ * malformed framing.
  *
  * Threads: the start/stop functions from the main thread only.
  */
@@ -27,13 +29,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/gate.h"
+
 struct app;
 struct server;
 
 struct server_stats {
     uint64_t requests;         /* completed */
     uint64_t timeouts;         /* connections cut for a request that arrived too slowly */
-    uint64_t rejected;         /* 400/413 answered before the handler */
+    uint64_t rejected;         /* answered before the handler (the gate's and 413) */
+    struct gate_stats refused; /* the gate's answers, by status */
     int active;                /* requests in flight */
 };
 
