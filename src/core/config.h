@@ -42,6 +42,8 @@ struct config {
     long max_body_bytes;      /* request body limit (413 beyond) */
     long conn_timeout_s;      /* idle connection timeout */
     long request_timeout_s;   /* cap on the time to receive one whole request */
+    long first_byte_timeout_s; /* a new connection must send its first byte within this */
+    long max_conns_per_ip;    /* open connections per client address (0: no cap) */
     long shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
     long writer_max_batch;    /* writes per transaction at most */
     long writer_linger_us;    /* how long a short batch waits for more (0: never) */

@@ -163,6 +163,8 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     }
     if (n <= 0)
         return n;
+    if (!atomic_load_explicit(&g->got_bytes, memory_order_relaxed))
+        atomic_store_explicit(&g->got_bytes, 1, memory_order_relaxed);
     size_t good;
     if (framing_feed(&g->f, buf, (size_t)n, &good) == 0)
         return n;

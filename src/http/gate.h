@@ -38,8 +38,9 @@
 struct gate_conn {
     struct framing f;
     int fd;
-    int pending; /* a status to answer once `before` requests completed */
-    int closed;  /* answered: libmicrohttpd reads end of stream from now on */
+    int pending;           /* a status to answer once `before` requests completed */
+    int closed;            /* answered: libmicrohttpd reads end of stream from now on */
+    _Atomic int got_bytes; /* the client sent something (read by the sweeper) */
     uint64_t before, completed;
 };
 

@@ -157,6 +157,9 @@ static void write_http(FILE *out, struct server *srv)
         "Connections closed because a request took longer than ONEFILE_REQUEST_TIMEOUT_S "
         "to arrive.",
         (double)ss.timeouts);
+    one(out, "onefile_http_silent_connections_cut_total", "counter",
+        "New connections closed because no byte came within ONEFILE_FIRST_BYTE_TIMEOUT_S.",
+        (double)ss.idle_cuts);
     one(out, "onefile_http_rejected_total", "counter",
         "Requests refused before their handler (malformed framing, smuggling, limits).",
         (double)ss.rejected);

@@ -55,6 +55,7 @@ struct tracked {
     struct tracked *prev, *next;
     int fd;
     int64_t deadline_us;   /* INT64_MAX while a handler runs or a response is sent */
+    int64_t first_byte_us; /* the first byte must have come by then */
     int cut;               /* the sweeper shut it down */
     struct request *spare; /* the last request's struct, for the next one on this connection */
     struct gate_conn gate; /* the framing check of what the client sends (http/gate.h) */
@@ -63,7 +64,7 @@ struct tracked {
 struct server {
     struct MHD_Daemon *d;
     struct app *app;
-    int64_t request_timeout_us, idle_timeout_us;
+    int64_t request_timeout_us, idle_timeout_us, first_byte_timeout_us;
     struct framing_limits limits;
 
     pthread_mutex_t mu; /* guards the list below and `stopping` */
@@ -73,7 +74,7 @@ struct server {
     pthread_t sweeper;
 
     atomic_int active;
-    atomic_uint_fast64_t requests, timeouts, rejected;
+    atomic_uint_fast64_t requests, timeouts, rejected, idle_cuts;
 };
 
 /* Connections cut or closed by their clients are ordinary on the Internet and come in
@@ -104,6 +105,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         struct tracked *t = xcalloc(1, sizeof(*t));
         t->fd = ci ? ci->connect_fd : -1;
         t->deadline_us = clock_mono_us() + s->request_timeout_us;
+        t->first_byte_us = clock_mono_us() + s->first_byte_timeout_us;
         if (gate_attach(&t->gate, t->fd, &s->limits) != 0)
             shutdown(t->fd, SHUT_RDWR); /* a descriptor the gate cannot watch */
         pthread_mutex_lock(&s->mu);
@@ -158,7 +160,21 @@ static void *sweeper_main(void *arg)
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         int64_t now = clock_mono_us();
         for (struct tracked *t = s->head.next; t != &s->head; t = t->next) {
-            if (t->cut || t->fd < 0 || t->deadline_us > now)
+            if (t->cut || t->fd < 0)
+                continue;
+            /* a connection that sends nothing is cut sooner than a slow request (nginx's
+               client_header_timeout, h2o's http1-request-timeout) */
+            if (t->first_byte_us <= now && !atomic_load(&t->gate.got_bytes)) {
+                t->cut = 1;
+                shutdown(t->fd, SHUT_RDWR);
+                atomic_fetch_add(&s->idle_cuts, 1);
+                log_event_limited(&cut_log_limit, LOG_WARN,
+                                  "nothing sent on a new connection, connection closed",
+                                  json_pack("{s:I}", "first_byte_timeout_s",
+                                            (json_int_t)(s->first_byte_timeout_us / 1000000)));
+                continue;
+            }
+            if (t->deadline_us > now)
                 continue;
             t->cut = 1;
             shutdown(t->fd, SHUT_RDWR);
@@ -459,6 +475,7 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
     s->app = app;
     s->request_timeout_us = cfg->request_timeout_s * 1000000LL;
     s->idle_timeout_us = cfg->conn_timeout_s * 1000000LL;
+    s->first_byte_timeout_us = cfg->first_byte_timeout_s * 1000000LL;
     /* the limits of a request's framing (http/framing.h), sized so that libmicrohttpd's
        per-connection pool always holds what passes (it closes without an answer when
        it runs out): request line and header line 8 KiB like nginx's
@@ -477,14 +494,23 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
     pthread_cond_init(&s->cv, NULL);
 
     errno = 0;
+    /* one option per line: */
+    /* clang-format off */
     s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_NOTIFY_COMPLETED,
-        notify_completed, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+        /* over the cap, a new connection from that address is closed at accept (nginx's
+           limit_conn); 0 turns it off (behind a proxy every client has its address) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conns_per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    /* clang-format on */
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -540,6 +566,7 @@ void server_get_stats(struct server *s, struct server_stats *st)
 {
     st->requests = atomic_load(&s->requests);
     st->timeouts = atomic_load(&s->timeouts);
+    st->idle_cuts = atomic_load(&s->idle_cuts);
     gate_get_stats(&st->refused);
     st->rejected = atomic_load(&s->rejected) + st->refused.s400 + st->refused.s413 +
                    st->refused.s414 + st->refused.s431 + st->refused.s501 + st->refused.s505 +

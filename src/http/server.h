@@ -37,6 +37,7 @@ struct server;
 struct server_stats {
     uint64_t requests;         /* completed */
     uint64_t timeouts;         /* connections cut for a request that arrived too slowly */
+    uint64_t idle_cuts;        /* new connections cut for sending nothing in time */
     uint64_t rejected;         /* answered before the handler (the gate's and 413) */
     struct gate_stats refused; /* the gate's answers, by status */
     int active;                /* requests in flight */
