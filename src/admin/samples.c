@@ -55,7 +55,7 @@ static void take(struct samples *s)
     if (s->n) /* the first sample only sets the baseline */
         for (int k = 0; k < NSERIES; k++)
             s->v[k][s->next] = row[k];
-    if (s->n++) 
+    if (s->n++)
         s->next = (s->next + 1) % SAMPLE_COUNT;
     if (s->n > SAMPLE_COUNT + 1)
         s->n = SAMPLE_COUNT + 1;
@@ -124,8 +124,10 @@ json_t *samples_charts(struct samples *s)
                 peak = s->v[k][(first + i) % SAMPLE_COUNT];
         double top = peak > 0 ? peak * 1.1 : 1;
         struct buf svg = BUF_INIT;
-        buf_addf(&svg, "<svg viewBox=\"0 0 %d 100\" preserveAspectRatio=\"none\" role=\"img\" "
-                       "aria-label=\"%s over the last two hours\">", SAMPLE_COUNT - 1, titles[k]);
+        buf_addf(&svg,
+                 "<svg viewBox=\"0 0 %d 100\" preserveAspectRatio=\"none\" role=\"img\" "
+                 "aria-label=\"%s over the last two hours\">",
+                 SAMPLE_COUNT - 1, titles[k]);
         if (n > 1) {
             buf_adds(&svg, "<polyline points=\"");
             for (size_t i = 0; i < n; i++) {
@@ -137,12 +139,10 @@ json_t *samples_charts(struct samples *s)
         }
         buf_adds(&svg, "</svg>");
         json_array_append_new(items, json_pack("{s:s,s:s,s:s%,s:s%}", "title", titles[k], "svg",
-                                                buf_str(&svg), "last", "", (size_t)0, "peak",
-                                                "", (size_t)0));
-        json_object_set_new(json_array_get(items, (size_t)k), "last",
-                            json_sprintf("%.1f", last));
-        json_object_set_new(json_array_get(items, (size_t)k), "peak",
-                            json_sprintf("%.1f", peak));
+                                               buf_str(&svg), "last", "", (size_t)0, "peak", "",
+                                               (size_t)0));
+        json_object_set_new(json_array_get(items, (size_t)k), "last", json_sprintf("%.1f", last));
+        json_object_set_new(json_array_get(items, (size_t)k), "peak", json_sprintf("%.1f", peak));
         buf_release(&svg);
     }
     pthread_mutex_unlock(&s->mu);

@@ -213,3 +213,16 @@ int form_is_urlencoded(const char *content_type)
         p++;
     return *p == '\0' || *p == ';';
 }
+
+int form_escape(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        if ((keep ? buf_addc(b, (char)*p) : buf_add(b, esc, 3)) < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -13,6 +13,8 @@
 #define ONEFILE_HTTP_FORM_H
 #include <stddef.h>
 
+#include "core/buf.h"
+
 #define FORM_MAX_FIELDS 64
 #define FORM_MAX_NAME 64 /* bytes, after decoding */
 
@@ -36,6 +38,10 @@ int form_parse(struct form *f, const char *body, size_t len, char *err, size_t e
 const char *form_get(const struct form *f, const char *name);
 /* Frees the fields and leaves f empty. */
 void form_release(struct form *f);
+/* Appends s percent-encoded for a query string or form value (everything but ALPHA,
+   DIGIT and "-._~" as %XX), so form_parse() and request_query() give s back.
+   0, or -1 at b's limit. */
+int form_escape(struct buf *b, const char *s);
 /* Whether a Content-Type header value names application/x-www-form-urlencoded, in any
    case, optionally followed by parameters ("; charset=UTF-8"). 0 for NULL. */
 int form_is_urlencoded(const char *content_type);

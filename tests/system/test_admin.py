@@ -3,6 +3,7 @@ right, same answer for unknown accounts, throttled per IP with 429 and Retry-Aft
 working again after the window), CSRF and Origin checks, cookie flags, logout and
 password change ending sessions, content management with hostile titles, tokens shown
 once, and a dashboard that agrees with `onefile check --json`."""
+import html as html_module
 import http.client
 import json
 import re
@@ -15,6 +16,7 @@ import harness
 from harness import clean_env, run
 
 EMAIL, PASSWORD = "owner@example.org", "correct horse battery"
+html_unescape = html_module.unescape
 
 
 class Browser:
@@ -173,6 +175,32 @@ class AdminTest(harness.TestCase):
         status, _, _ = self.b.request("POST", "/admin/posts/%s/delete" % pid, {"_csrf": token})
         self.assertEqual(status, 303)
         self.assertEqual(self.b.request("GET", "/posts/hostile")[0], 404)
+
+    def test_posts_search_keeps_its_term_on_the_next_page(self):
+        """Issue 14: the posts list's "Older" link dropped the search term, so page two
+        listed every older post instead of the older matches."""
+        self.b.login()
+        token = self.b.csrf("/admin/posts/new")
+        titles = ["other %d" % i for i in range(3)] + ["needle & thread %d" % i for i in range(52)]
+        for i, title in enumerate(titles):
+            status, _, _ = self.b.request("POST", "/admin/posts", {
+                "_csrf": token, "title": title, "slug": "p%d" % i, "body_md": ""})
+            self.assertEqual(status, 303, title)
+        status, _, html = self.b.request(
+            "GET", "/admin/posts?" + urllib.parse.urlencode({"q": "needle & thread"}))
+        self.assertEqual(status, 200)
+        rows = lambda page: len(re.findall(r"needle &amp; thread \d+", page))
+        self.assertEqual(rows(html), 50)
+        link = re.search(r'<a href="([^"]+)">Older', html)
+        self.assertIsNotNone(link, "no next-page link")
+        url = html_unescape(link.group(1))
+        self.assertEqual(urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["q"],
+                         ["needle & thread"])
+        status, _, html = self.b.request("GET", url)
+        self.assertEqual(status, 200)
+        self.assertEqual(rows(html), 2)
+        self.assertNotIn("other ", html)
+        self.assertNotIn("Older", html)
 
     def test_logout_and_password_change_end_sessions(self):
         self.b.login()
