@@ -267,6 +267,15 @@ int db_open(const char *path, enum db_mode mode, const struct db_options *o, sql
         goto out;
     }
     sqlite3_extended_result_codes(db, 1);
+    /* SQLite opens a file it cannot write (mode 0444 for another user, a read-only mount,
+       chattr +i) read-only without a word: every write would then fail while the site
+       looks ready. Refuse here instead. */
+    if (mode == DB_READWRITE && sqlite3_db_readonly(db, "main") == 1) {
+        log_err("db: %s is read-only (its mode or owner, a read-only mount, or chattr +i): "
+                "it must be writable by this user",
+                path);
+        goto out;
+    }
     if (apply_pragmas(db, mode, o) < 0)
         goto out;
     if (db_verify(db, mode, o, err, sizeof(err)) < 0) {

@@ -280,6 +280,7 @@ static void finish_batch(struct writer *w, struct item *batch, size_t n, int64_t
     struct writer_stats *st = &w->st;
     st->batches++;
     st->commit_failures += (uint64_t)commit_failed;
+    st->failing = commit_failed != 0;
     hist_observe(&st->batch_size, (double)n);
     hist_observe(&st->commit_time, (double)commit_us / 1e6);
     st->wal_frames = w->wal_frames;
@@ -558,4 +559,12 @@ void writer_get_stats(struct writer *w, struct writer_stats *st)
     pthread_mutex_lock(&w->mu);
     *st = w->st;
     pthread_mutex_unlock(&w->mu);
+}
+
+int writer_failing(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int failing = w->st.failing;
+    pthread_mutex_unlock(&w->mu);
+    return failing;
 }

@@ -69,6 +69,8 @@ struct writer_origin_stats {
 
 struct writer_stats {
     uint64_t committed, failed, commit_failures, dropped, batches;
+    int failing;              /* the last batch's BEGIN or COMMIT failed (cleared by the
+                                 next one that commits) */
     size_t queue_depth, max_queue_depth;
     uint64_t checkpoints_passive, checkpoints_truncate, checkpoint_pages, checkpoint_busy;
     long long wal_frames;     /* frames in the WAL after the last commit or checkpoint */
@@ -81,6 +83,10 @@ struct writer_stats {
 };
 
 struct writer;
+
+/* Whether writes are failing now: the last batch could not be committed (disk full, I/O
+   error). /readyz is not ready while this holds. Any thread. */
+int writer_failing(struct writer *w);
 
 /* Defaults for every option. */
 void writer_options_default(struct writer_options *o);

@@ -14,6 +14,7 @@
 #include "http/request.h"
 #include "remote/backup.h"
 #include "db/upkeep.h"
+#include "db/writer.h"
 #include "store/backups.h"
 
 static int healthz(struct request *r)
@@ -52,6 +53,10 @@ static int readyz(struct request *r)
         json_array_append_new(problems, json_string("migrations pending"));
     if (st)
         json_array_extend(problems, json_object_get(st, "problems"));
+    /* a site whose writes fail is not ready (disk full, I/O errors): a load balancer
+       or an operator must hear it from here, not from the 503s of each write */
+    if (app->writer && writer_failing(app->writer))
+        json_array_append_new(problems, json_string("writes are failing (the last commit failed)"));
     if (atomic_load(&app->stopping))
         json_array_append_new(problems, json_string("stopping"));
     int ready = json_array_size(problems) == 0;

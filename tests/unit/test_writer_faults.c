@@ -194,6 +194,7 @@ static void run_faulty_batch(atomic_int *knob, long base)
         }
     }
     assert_true(atomic_load(&faults_hit) > 0);
+    assert_true(writer_failing(w)); /* /readyz reports it */
     atomic_store(knob, 0);
 
     /* the writer recovered */
@@ -204,6 +205,8 @@ static void run_faulty_batch(atomic_int *knob, long base)
     assert_int_equal(st.committed, 20);
     assert_int_equal(st.failed, 24);
     assert_true(st.commit_failures >= 3); /* at least one failed COMMIT per round */
+    assert_false(writer_failing(w));
+    assert_false(st.failing);
     assert_int_equal(db_conn_close(writer_stop(w)), 0);
 
     /* what is in the file: exactly the acknowledged writes, and the file is sound */
