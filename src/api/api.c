@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "db/driver.h"
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
@@ -338,9 +339,7 @@ static int write_outcome(struct request *r, int rc, struct post_write *w, const 
         request_set_header(r, "Retry-After", "1");
         return request_error(r, 503, "The change could not be saved; try again.");
     }
-    char msg[300];
-    snprintf(msg, sizeof(msg), "The change was refused: %.200s", err);
-    return request_error_field(r, 422, "invalid", msg, NULL);
+    return request_engine_error(r, w->engine_error ? w->engine_error : DB_ECONSTRAINT, err);
 }
 
 /* ---- handlers ---- */
@@ -450,6 +449,8 @@ static int api_write_run(struct db_conn *db, void *arg, char *err, size_t errlen
     if (rc != 0) {
         a->unauthorized = rc == 1;
         snprintf(err, errlen, rc == 1 ? "unknown or revoked token" : "cannot check the token");
+        if (rc != 1)
+            a->w.engine_error = DB_ERR;
         return -1;
     }
     if ((a->deleting ? posts_delete : posts_write)(db, &a->w, err, errlen) < 0)

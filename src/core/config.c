@@ -109,7 +109,9 @@ static const struct setting settings[] = {
     {"ONEFILE_WEBHOOK_TIMEOUT_S", NULL, SET_INT, F(webhook_timeout_s), "10", 1, 300, NULL, 0,
      NULL},
     {"ONEFILE_MARKDOWN_HTML", NULL, SET_INT, F(markdown_html), "0", 0, 1, NULL, 0, NULL},
-    {"ONEFILE_TRUST_PROXY", NULL, SET_INT, F(trust_proxy), "0", 0, 1, NULL, 0, NULL},
+    {"ONEFILE_TRUST_PROXY", NULL, SET_INT, F(trust_proxy), "0", 0, 8, NULL, 0, NULL},
+    {"ONEFILE_CLIENT_IP_HEADER", NULL, SET_STRING, F(client_ip_header), "X-Forwarded-For", 0, 0,
+     NULL, 0, NULL},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };

@@ -56,8 +56,9 @@ struct config {
     char *notify_webhook;     /* POST a new contact message here (secret: may hold a token) */
     long webhook_timeout_s;   /* a webhook request's whole time, connect included */
     long markdown_html;       /* 1: raw HTML in posts passes through (URLs still filtered) */
-    long trust_proxy;         /* 1: the client address comes from Fly-Client-IP or the last
-                                 X-Forwarded-For hop (only behind a proxy you run) */
+    long trust_proxy;         /* proxies you run in front (0: none): the client address is
+                                 that many entries from the right of client_ip_header */
+    char *client_ip_header;   /* the one header those proxies set (X-Forwarded-For) */
     char *log_level;
 };
 

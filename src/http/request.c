@@ -12,6 +12,7 @@
 #include "core/jsonenc.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "db/driver.h"
 #include "http/app.h"
 #include "http/request.h"
 
@@ -111,20 +112,32 @@ int request_redirect(struct request *r, int status, const char *location)
 
 const char *request_client_ip(struct request *r, char *buf, size_t len)
 {
-    if (r->app && r->app->cfg->trust_proxy && r->conn) {
-        /* behind one proxy we run: it appends the address it saw last */
-        const char *fly = request_header(r, "Fly-Client-IP");
-        const char *xff = request_header(r, "X-Forwarded-For");
-        const char *ip = fly;
-        if (!ip && xff) {
-            const char *comma = strrchr(xff, ',');
-            ip = comma ? comma + 1 : xff;
-            while (*ip == ' ')
-                ip++;
-        }
-        if (ip && *ip && strlen(ip) < len && strspn(ip, "0123456789abcdefABCDEF.:") == strlen(ip)) {
-            snprintf(buf, len, "%s", ip);
-            return buf;
+    if (r->app && r->app->cfg->trust_proxy > 0 && r->conn) {
+        /* Behind N proxies you run, each appending the address it received from to the
+           one header named (nginx's real_ip_header with set_real_ip_from, Express's
+           "trust proxy" hop count): the client is the Nth entry from the right; entries
+           further left were written by the client and are never read. Fewer entries
+           than N: the leftmost (Express does the same). Another header a client sends
+           (Fly-Client-IP, X-Real-IP, ...) is ignored unless it is the one named. */
+        const char *h = request_header(r, r->app->cfg->client_ip_header);
+        if (h) {
+            const char *end = h + strlen(h), *start = end;
+            for (long hop = 0; hop < r->app->cfg->trust_proxy && end > h; hop++) {
+                const char *comma = end;
+                while (comma > h && comma[-1] != ',')
+                    comma--;
+                start = comma;
+                if (hop + 1 < r->app->cfg->trust_proxy && comma > h)
+                    end = comma - 1;
+            }
+            while (*start == ' ' || *start == '\t')
+                start++;
+            size_t n = strcspn(start, ", \t");
+            if (n && n < len && strspn(start, "0123456789abcdefABCDEF.:") >= n) {
+                memcpy(buf, start, n);
+                buf[n] = '\0';
+                return buf;
+            }
         }
     }
     const union MHD_ConnectionInfo *ci =
@@ -227,4 +240,23 @@ const char *http_reason(int status)
         if (reasons[i].status == status)
             return reasons[i].reason;
     return "Status";
+}
+
+int request_engine_error(struct request *r, int code, const char *what)
+{
+    char msg[300];
+    switch (code) {
+    case DB_ECONSTRAINT:
+    case DB_EUNIQUE:
+        snprintf(msg, sizeof(msg), "The change was refused: %.200s", what);
+        return request_error_field(r, 422, "invalid", msg, NULL);
+    case DB_EREADONLY:
+    case DB_EIO:
+    case DB_EFULL:
+    case DB_EBUSY:
+        request_set_header(r, "Retry-After", "1");
+        return request_error(r, 503, "The database cannot take the change now; try again.");
+    default:
+        return request_error(r, 500, "The database failed.");
+    }
 }

@@ -89,6 +89,12 @@ int request_error(struct request *r, int status, const char *message);
    {"error":{"code":"invalid","message":"...","field":"title"}}. */
 int request_error_field(struct request *r, int status, const char *code, const char *message,
                         const char *field);
+/* The one place an engine's failure becomes an HTTP status (db/driver.h codes): a
+   constraint the input broke (DB_ECONSTRAINT, DB_EUNIQUE) is 422; the file or the disk
+   failing (DB_EREADONLY, DB_EIO, DB_EFULL, DB_EBUSY) is 503 with Retry-After - nothing
+   is wrong with the request; a damaged file or anything else (DB_ECORRUPT, DB_ERR) 500.
+   `what` says what failed, for the message. Returns the status. */
+int request_engine_error(struct request *r, int code, const char *what);
 /* A redirect (303 after a form post, 301/302 otherwise) to location; returns status. */
 int request_redirect(struct request *r, int status, const char *location);
 /* The client's IP address as text into buf ("127.0.0.1"); "unknown" when not available. */

@@ -295,6 +295,7 @@ static int insert(struct db_conn *c, struct post_write *w, const char *now, char
     db_reset(st);
     if (rc != DB_DONE) {
         w->slug_conflict = rc == DB_EUNIQUE;
+        w->engine_error = rc;
         free(r);
         return -1;
     }
@@ -331,6 +332,7 @@ int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen)
     int rc = db_run(st, err, errlen);
     if (rc < 0) {
         w->slug_conflict = rc == DB_EUNIQUE;
+        w->engine_error = rc;
         return -1;
     }
     if (db_changes(c) == 0) {
@@ -363,8 +365,11 @@ int posts_delete(struct db_conn *c, void *arg, char *err, size_t errlen)
         return -1;
     }
     db_bind_int64(st, 1, w->id);
-    if (db_run(st, err, errlen) < 0)
+    int rc = db_run(st, err, errlen);
+    if (rc < 0) {
+        w->engine_error = rc;
         return -1;
+    }
     if (db_changes(c) == 0) {
         w->not_found = 1;
         snprintf(err, errlen, "no post %lld", (long long)w->id);

@@ -56,6 +56,7 @@ struct post_write {
     struct post_row *row; /* the stored post (the caller frees it) */
     int not_found;        /* update/delete: no such id */
     int slug_conflict;    /* the slug belongs to another post */
+    int engine_error;     /* a statement failed: its DB_E* code (db/driver.h), else 0 */
 };
 int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* The JSON text of a post_write's row appended to b, without building an object: byte for

@@ -209,20 +209,28 @@ class SiteTest(harness.TestCase):
 
     def test_client_address_behind_a_trusted_proxy_only(self):
         import os
-        spoof = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+        # a client-sent Fly-Client-IP (Caddy passes it through) and a forged first hop
+        spoof = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7", "Fly-Client-IP": "192.0.2.66"}
         self.form({"name": "A", "email": "a@example.org", "message": "direct"}, headers=spoof)
-        other = self.serve(env=harness.clean_env(ONEFILE_TRUST_PROXY=1),
-                           db=os.path.join(self.dir, "proxied", "site.db"))
-        h = {"Content-Type": "application/x-www-form-urlencoded"}
-        h.update(spoof)
-        other.request("POST", "/contact", body=b"name=B&email=b%40example.org&message=proxied",
-                      headers=h)
-        self.stop_clean(other)
+        ips = {}
+        for name, env in (("one_hop", {"ONEFILE_TRUST_PROXY": 1}),
+                          ("two_hops", {"ONEFILE_TRUST_PROXY": 2}),
+                          ("fly", {"ONEFILE_TRUST_PROXY": 1,
+                                   "ONEFILE_CLIENT_IP_HEADER": "Fly-Client-IP"})):
+            db = os.path.join(self.dir, name, "site.db")
+            other = self.serve(env=harness.clean_env(**env), db=db)
+            h = {"Content-Type": "application/x-www-form-urlencoded"}
+            h.update(spoof)
+            other.request("POST", "/contact", body=b"name=B&email=b%40example.org&message=p",
+                          headers=h)
+            self.stop_clean(other)
+            ips[name] = sqlite3.connect(db).execute("SELECT ip FROM messages").fetchall()
         direct = sqlite3.connect(self.db).execute("SELECT ip FROM messages").fetchall()
-        proxied = sqlite3.connect(os.path.join(self.dir, "proxied", "site.db")).execute(
-            "SELECT ip FROM messages").fetchall()
         self.assertEqual(direct, [("127.0.0.1",)])  # a header is not trusted by default
-        self.assertEqual(proxied, [("198.51.100.7",)])
+        # one proxy: the entry it appended; Fly-Client-IP is not the header named: ignored
+        self.assertEqual(ips["one_hop"], [("198.51.100.7",)])
+        self.assertEqual(ips["two_hops"], [("203.0.113.9",)])
+        self.assertEqual(ips["fly"], [("192.0.2.66",)])  # named: the one header trusted
 
     def test_static_files(self):
         status, headers, css = self.get("/static/style.css")
