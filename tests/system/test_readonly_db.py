@@ -2,6 +2,7 @@
 read-only without a word, /readyz would say ready and every write would fail. Run as an
 unprivileged user (root writes a 0444 file anyway), so skipped when not started as root."""
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -22,8 +23,13 @@ class ReadOnlyDatabaseTest(harness.TestCase):
             os.chown(os.path.join(data, name), NOBODY, NOBODY)
         os.chown(data, NOBODY, NOBODY)  # the lock file and -wal/-shm can be created
         os.chmod(self.db, 0o444)
+        # the build tree may sit in a directory the unprivileged user cannot enter (a 0700
+        # mktemp clone in CI): run a copy of the binary from the test's own directory
+        binary = os.path.join(self.dir, "onefile")
+        shutil.copy(BIN, binary)
+        os.chmod(binary, 0o755)
         port = harness.free_port()
-        proc = subprocess.run([BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port],
+        proc = subprocess.run([binary, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port],
                               env=clean_env(), capture_output=True, text=True, timeout=20,
                               user=NOBODY, group=NOBODY)
         self.assertEqual(proc.returncode, 1, proc.stderr[-2000:])
@@ -31,7 +37,7 @@ class ReadOnlyDatabaseTest(harness.TestCase):
         self.assertNotIn("listening", proc.stderr)
         # writable again: it starts
         os.chmod(self.db, 0o644)
-        proc = subprocess.Popen([BIN, "serve", "--db", self.db, "--listen",
+        proc = subprocess.Popen([binary, "serve", "--db", self.db, "--listen",
                                  "127.0.0.1:%d" % port], env=clean_env(),
                                 stderr=subprocess.PIPE, text=True, user=NOBODY, group=NOBODY)
         started = False
