@@ -4,6 +4,9 @@
  * Handlers build a jansson model from the store and answer it as JSON; the site renders
  * the same models through templates (src/site/).
  * Adding an endpoint: a handler here and one line in api_routes().
+ *
+ * The folder src/api/ owns /api/v1 and the validation of a post's fields (used by the
+ * admin too). It may call core/, db/ (readers, writer), store/ and http/.
  */
 #ifndef ONEFILE_API_API_H
 #define ONEFILE_API_API_H

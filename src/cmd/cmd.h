@@ -10,6 +10,10 @@
  *
  * cmd_parse() is the one option parser: it reads the command's own options, then the
  * configuration flags of config.c (--db, --listen, ...), after loading the environment.
+ *
+ * The folder src/cmd/ owns the command line: one file per command. It is the top of the
+ * graph: it may call every folder, and it opens the connections (db/sqlite.h) it hands
+ * to the tools.
  */
 #ifndef ONEFILE_CMD_CMD_H
 #define ONEFILE_CMD_CMD_H

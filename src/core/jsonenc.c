@@ -12,7 +12,7 @@
 
 #include "core/jsonenc.h"
 
-int json_encode_string(struct buf *b, const char *s, size_t len)
+int jsonenc_string(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (buf_addc(b, '"') < 0)
@@ -49,7 +49,7 @@ int json_encode_string(struct buf *b, const char *s, size_t len)
     return buf_addc(b, '"');
 }
 
-int json_utf8_valid(const char *s, size_t len)
+int jsonenc_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
@@ -122,7 +122,7 @@ static int encode(struct buf *b, json_t *v, int depth)
         json_t *item;
         int first = 1;
         json_object_keylen_foreach(v, key, klen, item) {
-            if ((!first && buf_addc(b, ',') < 0) || json_encode_string(b, key, klen) < 0 ||
+            if ((!first && buf_addc(b, ',') < 0) || jsonenc_string(b, key, klen) < 0 ||
                 buf_addc(b, ':') < 0 || encode(b, item, depth + 1) < 0)
                 return -1;
             first = 0;
@@ -138,7 +138,7 @@ static int encode(struct buf *b, json_t *v, int depth)
         return buf_addc(b, ']');
     }
     case JSON_STRING:
-        return json_encode_string(b, json_string_value(v), json_string_length(v));
+        return jsonenc_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
@@ -153,7 +153,7 @@ static int encode(struct buf *b, json_t *v, int depth)
     return -1;
 }
 
-int json_encode(struct buf *b, json_t *v)
+int jsonenc_value(struct buf *b, json_t *v)
 {
     return v ? encode(b, v, 0) : -1;
 }

@@ -20,12 +20,12 @@
 
 /* Appends the text of v to b. 0, or -1 when v nests deeper than JSONENC_MAX_DEPTH, a real
    is not finite, or b's limit is reached (b may then hold part of the text). */
-int json_encode(struct buf *b, json_t *v);
-/* Appends s (len bytes) as a JSON string, quoted and escaped as json_encode() does. s must
-   be valid UTF-8 (json_utf8_valid); 0, or -1 at b's limit. */
-int json_encode_string(struct buf *b, const char *s, size_t len);
+int jsonenc_value(struct buf *b, json_t *v);
+/* Appends s (len bytes) as a JSON string, quoted and escaped as jsonenc_value() does. s must
+   be valid UTF-8 (jsonenc_utf8_valid); 0, or -1 at b's limit. */
+int jsonenc_string(struct buf *b, const char *s, size_t len);
 /* Whether s (len bytes, NULs allowed) is UTF-8 that jansson would take as a string:
    shortest forms only, no surrogates, nothing past U+10FFFF. */
-int json_utf8_valid(const char *s, size_t len);
+int jsonenc_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -22,6 +22,11 @@
  * DB_INSPECT opens any SQLite file read-only with no expectation (for `onefile check`,
  * which reports what it finds instead of refusing).
  * Threads: a connection belongs to one thread at a time (opened SQLITE_OPEN_NOMUTEX).
+ *
+ * The folder src/db/ owns the engines: the statement interface (driver.h) and its SQLite
+ * driver, connections and pragmas, the writer, the readers, migrations and their lint,
+ * check, snapshot, profile and upkeep. It may call core/ only; everything above reaches a
+ * database through it (store/ through driver.h alone).
  */
 #ifndef ONEFILE_DB_DB_H
 #define ONEFILE_DB_DB_H

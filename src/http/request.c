@@ -53,7 +53,7 @@ void request_set_header(struct request *r, const char *name, const char *value)
 int request_json(struct request *r, int status, json_t *v)
 {
     buf_reset(&r->out); /* encoded straight into the body */
-    int rc = json_encode(&r->out, v);
+    int rc = jsonenc_value(&r->out, v);
     json_decref(v);
     if (rc != 0)
         return request_text(r, 500, "cannot encode JSON\n");

@@ -23,6 +23,11 @@
  * malformed framing.
  *
  * Threads: the start/stop functions from the main thread only.
+ *
+ * The folder src/http/ owns HTTP: the libmicrohttpd glue, framing, routing, requests and
+ * responses, forms, the response cache, /healthz, /readyz and /metrics. It may call core/,
+ * db/ and store/; today health.c and metrics.c also call jobs/ and remote/ for their
+ * fields (the registries of issue 14's step 4 would remove that).
  */
 #ifndef ONEFILE_HTTP_SERVER_H
 #define ONEFILE_HTTP_SERVER_H

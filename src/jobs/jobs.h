@@ -14,6 +14,12 @@
  *
  * Threads: jobs_enqueue, jobs_notify_contact and jobs_write_metrics from any thread
  * (request handlers); start and stop from serve's main thread.
+ *
+ * The folder src/jobs/ owns running work: cron expressions, the scheduler and its
+ * built-in jobs, the queue's worker threads and job types. Its tables live in store/
+ * (queue, schedule, post_views); it may call core/, db/ (readers, writer, upkeep),
+ * store/, remote/ (the backup job) and, today, http/app.h for struct app (issue 14's
+ * composition-root step, not done yet, is to pass only what it uses).
  */
 #ifndef ONEFILE_JOBS_JOBS_H
 #define ONEFILE_JOBS_JOBS_H

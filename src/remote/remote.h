@@ -10,6 +10,10 @@
  * and renamed; on S3 a single PUT or a completed multipart upload is atomic.
  *
  * Threads: a struct remote belongs to one thread at a time.
+ *
+ * The folder src/remote/ owns what leaves the machine: destinations (file://, s3://), byte
+ * streams, compression, encryption, backups and restores. It may call core/, db/
+ * (snapshot, readers, writer), store/ (the backups table) and, today, http/app.h.
  */
 #ifndef ONEFILE_REMOTE_REMOTE_H
 #define ONEFILE_REMOTE_REMOTE_H

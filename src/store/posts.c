@@ -93,11 +93,11 @@ int posts_row_encode(struct buf *b, const struct post_row *r)
     if (buf_reserve(b, size) < 0 || buf_addf(b, "{\"id\":%lld", (long long)r->id) < 0)
         return -1;
     for (int i = 0; i < NTEXT; i++) {
-        if (r->text[i] && !json_utf8_valid(r->text[i], r->len[i]))
+        if (r->text[i] && !jsonenc_utf8_valid(r->text[i], r->len[i]))
             continue; /* jansson refuses it as a string: row() leaves it out */
         if (buf_add(b, ",\"", 2) < 0 || buf_adds(b, text_names[i]) < 0 || buf_add(b, "\":", 2) < 0)
             return -1;
-        if (r->text[i] ? json_encode_string(b, r->text[i], r->len[i]) < 0
+        if (r->text[i] ? jsonenc_string(b, r->text[i], r->len[i]) < 0
                        : buf_add(b, "null", 4) < 0)
             return -1;
     }

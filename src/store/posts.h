@@ -60,7 +60,7 @@ struct post_write {
 };
 int posts_write(struct db_conn *c, void *arg, char *err, size_t errlen);
 /* The JSON text of a post_write's row appended to b, without building an object: byte for
-   byte json_encode() of the object posts_get gives for the same row (a text that is not
+   byte jsonenc_value() of the object posts_get gives for the same row (a text that is not
    UTF-8 is left out, as jansson leaves it out there). 0, or -1 at b's limit. */
 int posts_row_encode(struct buf *b, const struct post_row *r);
 /* Deletes post `id` (arg: struct post_write). */

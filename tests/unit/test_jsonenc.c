@@ -1,4 +1,4 @@
-/* test_jsonenc.c - json_encode() gives exactly json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER)
+/* test_jsonenc.c - jsonenc_value() gives exactly json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER)
    for documents covering every type, every escape, unicode, number edges and nesting, and
    refuses what it must (nothing, too deep, over the buffer's limit). */
 #include <setjmp.h>
@@ -17,7 +17,7 @@ static void assert_same_as_jansson(json_t *v)
     char *want = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
     assert_non_null(want);
     struct buf b = BUF_INIT;
-    assert_int_equal(json_encode(&b, v), 0);
+    assert_int_equal(jsonenc_value(&b, v), 0);
     assert_string_equal(buf_str(&b), want);
     free(want);
     buf_release(&b);
@@ -71,7 +71,7 @@ static void test_refusals(void **state)
 {
     (void)state;
     struct buf b = BUF_INIT;
-    assert_int_equal(json_encode(&b, NULL), -1);
+    assert_int_equal(jsonenc_value(&b, NULL), -1);
     json_t *deep = json_array(), *inner = deep;
     for (int i = 0; i < JSONENC_MAX_DEPTH + 1; i++) {
         json_t *next = json_array();
@@ -79,14 +79,14 @@ static void test_refusals(void **state)
         inner = next;
     }
     buf_reset(&b);
-    assert_int_equal(json_encode(&b, deep), -1);
+    assert_int_equal(jsonenc_value(&b, deep), -1);
     json_decref(deep);
     buf_release(&b);
 
     struct buf small;
     buf_init(&small, 8);
     json_t *s = json_string("more than eight bytes");
-    assert_int_equal(json_encode(&small, s), -1);
+    assert_int_equal(jsonenc_value(&small, s), -1);
     assert_true(small.toobig);
     json_decref(s);
     buf_release(&small);

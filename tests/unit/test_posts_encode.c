@@ -1,7 +1,7 @@
 /* test_posts_encode.c - the JSON an API write answers with (posts_row_encode, from the row
    an insert bound, defaults applied in C, or the row an update read back inside its
    transaction) is byte for byte the JSON of the same post read the ordinary way (posts_get
-   on another connection, then json_encode): hostile and unicode text, control characters,
+   on another connection, then jsonenc_value): hostile and unicode text, control characters,
    NULL, stamped and given dates, a NUL inside a JSON string, an update, and a row whose
    text is not UTF-8 (written behind onefile's back). */
 #include <setjmp.h>
@@ -60,7 +60,7 @@ static int64_t write_and_compare(int64_t id, json_t *fields)
     assert_int_equal(posts_row_encode(&got, w.row), 0);
     json_t *post;
     assert_int_equal(posts_get(cro, w.id, 1, &post), 0);
-    assert_int_equal(json_encode(&want, post), 0);
+    assert_int_equal(jsonenc_value(&want, post), 0);
     assert_string_equal(buf_str(&got), buf_str(&want));
     json_decref(post);
     buf_release(&got);
@@ -135,7 +135,7 @@ static void test_utf8_validation_agrees_with_jansson(void **state)
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
         size_t len = strlen(samples[i]);
         json_t *s = json_stringn(samples[i], len);
-        assert_int_equal(json_utf8_valid(samples[i], len), s != NULL);
+        assert_int_equal(jsonenc_utf8_valid(samples[i], len), s != NULL);
         json_decref(s);
     }
     /* every two-byte sequence */
@@ -143,8 +143,8 @@ static void test_utf8_validation_agrees_with_jansson(void **state)
         for (unsigned b = 0; b < 256; b++) {
             char t[2] = {(char)a, (char)b};
             json_t *s = json_stringn(t, 2);
-            if (json_utf8_valid(t, 2) != (s != NULL))
-                fail_msg("%02x %02x: ours %d, jansson %d", a, b, json_utf8_valid(t, 2), s != NULL);
+            if (jsonenc_utf8_valid(t, 2) != (s != NULL))
+                fail_msg("%02x %02x: ours %d, jansson %d", a, b, jsonenc_utf8_valid(t, 2), s != NULL);
             json_decref(s);
         }
     }
