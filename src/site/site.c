@@ -133,6 +133,15 @@ static void decorate(struct request *r, json_t *post, int full)
     buf_release(&b);
 }
 
+/* Whether s holds a control character (C0 or DEL). */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* Renders template name with model (stolen) as the response. */
 static int render(struct request *r, int status, const char *name, json_t *model,
                   const char *content_type)
@@ -334,8 +343,10 @@ static int contact_post(struct request *r)
         goto out;
     }
     json_t *errors = json_object();
-    if (!name || !*name || strlen(name) > 100)
-        json_object_set_new(errors, "name", json_string("Please give your name (up to 100 characters)."));
+    /* a name is one line: CR/LF (or any control character) would let it forge lines in a
+       notification or a mail header built from it */
+    if (!name || !*name || strlen(name) > 100 || has_control(name))
+        json_object_set_new(errors, "name", json_string("Please give your name (up to 100 characters, one line)."));
     if (!email || !email_ok(email))
         json_object_set_new(errors, "email", json_string("Please give a valid email address."));
     if (!message || !*message || strlen(message) > 5000)

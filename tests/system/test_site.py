@@ -180,6 +180,11 @@ class SiteTest(harness.TestCase):
         self.assertIn("&lt;b&gt;&quot;Eve&quot;&lt;/b&gt;", html)
         self.assertIn('id="email-error"', html)
         self.assertIn('id="message-error"', html)
+        # a name is one line: CR/LF would forge lines in a notification built from it
+        status, _, body = self.form({"name": "Eve\r\nBcc: all@example.org",
+                                     "email": "eve@example.org", "message": "hi"})
+        self.assertEqual(status, 422)
+        self.assertIn('id="name-error"', body.decode())
         # a bot fills the honeypot: it is thanked and nothing is stored
         status, _, _ = self.form({"name": "Bot", "email": "bot@example.org",
                                   "message": "spam", "website": "http://spam"})
