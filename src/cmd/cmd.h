@@ -65,7 +65,9 @@ struct cmd_usage {
    collected, in order, into pos[0..*npos-1] (at most maxpos; more is a usage error).
    Returns -1 to go on, or the exit code to return at once: 0 after --help was printed,
    2 after a usage or configuration error was printed to stderr as one line plus usage;
-   then cfg is already released. Use: `if ((rc = cmd_parse(...)) >= 0) return rc;` */
+   then cfg is already released. A PostgreSQL ONEFILE_DB is refused here (exit 2) for a
+   command that takes the configuration flags but does not run on PostgreSQL yet (the table
+   in parse.c). Use: `if ((rc = cmd_parse(...)) >= 0) return rc;` */
 int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt *opts,
               struct config *cfg, char **pos, int maxpos, int *npos);
 

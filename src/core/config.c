@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dburl.h"
 #include "core/mem.h"
 
 enum setting_type {
@@ -23,6 +24,8 @@ enum setting_type {
     SET_CHOICE, /* one of `choices`, separated by '|' */
     SET_LISTEN, /* ADDR:PORT */
     SET_URL,    /* starts with one of `choices`, separated by '|' */
+    SET_DB,     /* a SQLite path, or a postgres:// URL libpq parses (core/dburl.h); printed
+                   with its password masked */
 };
 
 struct setting {
@@ -40,8 +43,8 @@ struct setting {
 #define F(field) offsetof(struct config, field)
 
 static const struct setting settings[] = {
-    {"ONEFILE_DB", "db", SET_STRING, F(db), "./data/onefile.db", 0, 0, NULL, 0,
-     "path of the SQLite database file"},
+    {"ONEFILE_DB", "db", SET_DB, F(db), "./data/onefile.db", 0, 0, NULL, 0,
+     "path of the SQLite database file, or a postgres:// URL"},
     {"ONEFILE_LISTEN", "listen", SET_LISTEN, F(listen), "127.0.0.1:8080", 0, 0, NULL, 0,
      "address and port to serve HTTP on"},
     {"ONEFILE_BUSY_TIMEOUT_MS", "busy-timeout", SET_INT, F(busy_timeout_ms), "5000", 0, 600000,
@@ -216,6 +219,19 @@ static int set_value(struct config *cfg, const struct setting *s, const char *so
             return -1;
         }
         break;
+    case SET_DB:
+        if (dburl_is_postgres(value)) {
+            char why[256];
+            if (dburl_check(value, why, sizeof(why)) < 0) {
+                char *masked = dburl_mask(value);
+                snprintf(err, errlen, "%s: '%s' is not a PostgreSQL URL libpq accepts: %s", source,
+                         masked, why);
+                free(masked);
+                return -1;
+            }
+            break;
+        }
+        __attribute__((fallthrough)); /* a path */
     case SET_STRING:
         if (!*value) {
             snprintf(err, errlen, "%s: must not be empty", source);
@@ -272,7 +288,7 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
 
 void config_resolve(struct config *cfg)
 {
-    if (cfg->migrations_dir || !cfg->db)
+    if (cfg->migrations_dir || !cfg->db || dburl_is_postgres(cfg->db))
         return;
     char *copy = xstrdup(cfg->db);
     char *slash = strrchr(copy, '/');
@@ -296,6 +312,10 @@ int config_has_flag(const char *flag)
 
 int config_check_db_dir(const struct config *cfg, char *err, size_t errlen)
 {
+    if (dburl_is_postgres(cfg->db)) {
+        snprintf(err, errlen, "the database is a PostgreSQL URL, not a file in a directory");
+        return -1;
+    }
     char *dir = xstrdup(cfg->db);
     char *slash = strrchr(dir, '/');
     char *probe = NULL;
@@ -358,7 +378,11 @@ void config_print(const struct config *cfg, FILE *out)
             fprintf(out, "%s=\n", s->env);
         else if (s->secret)
             fprintf(out, "%s=******** (set)\n", s->env);
-        else
+        else if (s->type == SET_DB) {
+            char *masked = dburl_mask(v);
+            fprintf(out, "%s=%s\n", s->env, masked);
+            free(masked);
+        } else
             fprintf(out, "%s=%s\n", s->env, v);
     }
 }

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 struct config {
-    char *db;                 /* ONEFILE_DB */
+    char *db;                 /* ONEFILE_DB: a path, or a postgres:// URL (core/dburl.h) */
     char *listen;             /* ONEFILE_LISTEN, "ADDR:PORT" as given */
     char listen_host[64];     /* parsed from listen: IPv4 dotted quad or IPv6 literal */
     unsigned listen_port;     /* parsed from listen, 1-65535 */
@@ -76,12 +76,13 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
 
 /* Fills the defaults that depend on other settings, once environment and flags are in:
    migrations_dir, when unset, becomes the directory `migrations` beside the database
-   file if it exists. */
+   file if it exists (never for a PostgreSQL URL). */
 void config_resolve(struct config *cfg);
 /* Whether some setting has that flag (without the dashes). */
 int config_has_flag(const char *flag);
 /* Creates the database's directory when missing (like mkdir -p) and proves it writable by
-   creating and removing a probe file. 0, or -1 with err filled. */
+   creating and removing a probe file. 0, or -1 with err filled (also for a PostgreSQL
+   URL, which has no directory). */
 int config_check_db_dir(const struct config *cfg, char *err, size_t errlen);
 
 /* Prints every setting as NAME=value (secrets masked), one per line. */

@@ -186,6 +186,49 @@ static void test_db_dir_checks(void **state)
     rmdir(dir);
 }
 
+/* ONEFILE_DB as a PostgreSQL URL: libpq's parser decides, the password never shows, and
+   the URL has no data directory and no site migrations beside it. */
+static void test_postgres_url(void **state)
+{
+    (void)state;
+    struct config c;
+    clear_env();
+    config_init(&c);
+    const char *url = "postgres://app:s3cret-pw@db1:5432,db2:5433/site"
+                      "?target_session_attrs=read-write&connect_timeout=5";
+    assert_int_equal(config_set_flag(&c, "db", url, err, sizeof(err)), 0);
+    assert_string_equal(c.db, url);
+    config_resolve(&c);
+    assert_null(c.migrations_dir);
+    assert_int_equal(config_check_db_dir(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "PostgreSQL URL"));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c, f);
+    fclose(f);
+    assert_null(strstr(text, "s3cret"));
+    assert_non_null(strstr(text, "ONEFILE_DB=postgres://app:********@db1:5432,db2:5433/site"
+                                 "?target_session_attrs=read-write&connect_timeout=5\n"));
+    free(text);
+
+    /* what libpq refuses is refused here, named, with the password masked */
+    assert_int_equal(config_set_flag(&c, "db", "postgresql://u:pw-in-bad@h:notaport/db", err,
+                                     sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "--db: 'postgresql://u:********@h:notaport/db' is not a "
+                                "PostgreSQL URL libpq accepts: "));
+    assert_non_null(strstr(err, "port"));
+    assert_null(strstr(err, "pw-in-bad"));
+    setenv("ONEFILE_DB", "postgres://h/db?no_such_option=1", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ONEFILE_DB: "));
+    assert_non_null(strstr(err, "no_such_option"));
+    assert_string_equal(c.db, url); /* unchanged by the refused values */
+    config_release(&c);
+    clear_env();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_unknown_flag_and_flag_errors),
         cmocka_unit_test(test_print_masks_secrets),
         cmocka_unit_test(test_db_dir_checks),
+        cmocka_unit_test(test_postgres_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
