@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "db/readers.h"
 #include "http/app.h"
+#include "http/cache.h"
 #include "site/markdown.h"
 #include "store/posts.h"
 
@@ -138,6 +139,7 @@ static int save_post(struct request *r, int64_t id)
         rc = editor(r, &c, w.slug_conflict ? 409 : 422, shown, errors);
         goto out;
     }
+    cache_changed(); /* committed: pages built from the old post are stale */
     json_decref(shown);
     request_set_header(r, "Cache-Control", "no-store");
     char loc[64];
@@ -184,6 +186,8 @@ int admin_delete_post(struct request *r)
     if (rc == 0) {
         struct post_write w = {.id = admin_id_param(r)};
         rc = admin_submit(r, "admin:posts", posts_delete, &w, err, sizeof(err));
+        if (rc == 0)
+            cache_changed();
         request_set_header(r, "Cache-Control", "no-store");
         rc = rc == 0 || w.not_found ? request_redirect(r, 303, "/admin/posts")
                                     : request_error(r, 503, "The post could not be deleted.");

@@ -470,6 +470,8 @@ static int post_written(struct request *r, int rc, const char *err)
     if (a->unauthorized)
         return unauthorized(r);
     r->token_id = a->token_id;
+    if (rc == 0) /* committed: pages built from the old post are stale */
+        cache_changed();
     if (rc == 0 && a->deleting) {
         buf_reset(&r->out);
         r->content_type = NULL;

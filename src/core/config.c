@@ -115,6 +115,8 @@ static const struct setting settings[] = {
     {"ONEFILE_TRUST_PROXY", NULL, SET_INT, F(trust_proxy), "0", 0, 8, NULL, 0, NULL},
     {"ONEFILE_CLIENT_IP_HEADER", NULL, SET_STRING, F(client_ip_header), "X-Forwarded-For", 0, 0,
      NULL, 0, NULL},
+    {"ONEFILE_CACHE_MAX_AGE_MS", NULL, SET_INT, F(cache_max_age_ms), "1000", 0, 3600000, NULL,
+     0, "longest a cached page may miss a change made by another process"},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };

@@ -59,6 +59,7 @@ struct config {
     long trust_proxy;         /* proxies you run in front (0: none): the client address is
                                  that many entries from the right of client_ip_header */
     char *client_ip_header;   /* the one header those proxies set (X-Forwarded-For) */
+    long cache_max_age_ms;    /* a cached public response is rebuilt after this at most */
     char *log_level;
 };
 

@@ -5,20 +5,19 @@
  * was there. Each slot has its own mutex (a stripe), so threads rarely meet.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
-#include "db/writer.h"
 #include "http/app.h"
 #include "http/cache.h"
 #include "http/request.h"
 
 #define SLOTS 512
-#define MAX_AGE_US 1000000
-#define MAX_BODY (256 * 1024)
+#define MAX_BODY (2 * 1024 * 1024) /* a sitemap of 25,000 URLs fits */
 
 struct entry {
     pthread_mutex_t mu;
@@ -34,6 +33,7 @@ struct entry {
 };
 
 static struct entry table[SLOTS];
+static atomic_uint_fast64_t generation = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_table(void)
@@ -53,7 +53,13 @@ static struct entry *slot_of(const char *key)
 
 uint64_t cache_version(struct request *r)
 {
-    return r->app->writer ? writer_data_version(r->app->writer) : 0;
+    (void)r;
+    return atomic_load(&generation);
+}
+
+void cache_changed(void)
+{
+    atomic_fetch_add(&generation, 1);
 }
 
 static const char *header_value(struct request *r, const char *name)
@@ -69,10 +75,11 @@ int cache_get(struct request *r, const char *key)
     struct entry *e = slot_of(key);
     uint64_t now_version = cache_version(r);
     int64_t now = clock_mono_us();
+    int64_t max_age_us = r->app->cfg->cache_max_age_ms * 1000LL;
     int hit = 0;
     pthread_mutex_lock(&e->mu);
     if (e->key && strcmp(e->key, key) == 0 && e->version == now_version &&
-        now - e->stored_us < MAX_AGE_US) {
+        now - e->stored_us < max_age_us) {
         buf_reset(&r->out);
         buf_add(&r->out, e->body, e->len);
         r->content_type = e->content_type;
@@ -80,6 +87,7 @@ int cache_get(struct request *r, const char *key)
             request_set_header(r, "ETag", e->etag);
         if (e->cache_control[0])
             request_set_header(r, "Cache-Control", e->cache_control);
+        request_set_header(r, "X-Cache", "hit");
         r->cached_id = e->id;
         hit = 1;
     }

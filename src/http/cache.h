@@ -2,11 +2,14 @@
  * cache.h - a small in-memory cache of whole public responses (a post or page, the
  * API's view of a published post), so a popular page is answered from memory.
  *
- * Validity: every entry records the writer's data version (db/writer.h: it moves on each
- * committed transaction) read BEFORE the response was built; an entry is used only while
- * that version is still current and for at most one second (which also bounds how long
- * a change made by another process, such as the sqlite3 shell, can go unseen). Only
- * anonymous responses are cached; handlers decide what is cacheable and with which key.
+ * Validity: every entry records the content generation read BEFORE the response was
+ * built. The generation moves only when published content changes (cache_changed(),
+ * called after a post or page write committed: the API's and the admin panel's), never for
+ * page views, sessions, messages or jobs, so those writes evict nothing. An entry is used
+ * only while its generation is current and for at most ONEFILE_CACHE_MAX_AGE_MS (1000 by
+ * default), which bounds how long a change made by another process (the sqlite3 shell,
+ * another onefile command) goes unseen. Only anonymous responses are cached; handlers
+ * decide what is cacheable and with which key. A hit is answered with "X-Cache: hit".
  * Threads: any (striped locks).
  */
 #ifndef ONEFILE_HTTP_CACHE_H
@@ -15,8 +18,10 @@
 
 struct request;
 
-/* The data version to pass to cache_put() for a response about to be built. */
+/* The content generation to pass to cache_put() for a response about to be built. */
 uint64_t cache_version(struct request *r);
+/* Published content changed (committed): every entry built before is stale. */
+void cache_changed(void);
 /* Fills r's response (body, content type, ETag, Cache-Control, and r->cached_id) from the
    cache when a current entry exists for key: returns 200, else 0. */
 int cache_get(struct request *r, const char *key);

@@ -177,6 +177,12 @@ static int home(struct request *r)
         if (*end || page < 1 || page > 100000)
             return request_error(r, 400, "page must be a number from 1.");
     }
+    char key[32];
+    snprintf(key, sizeof(key), "/?page=%ld", page);
+    int hit = cache_get(r, key);
+    if (hit)
+        return hit;
+    uint64_t version = cache_version(r);
     struct db_conn *db = readers_acquire(r->app->readers);
     json_t *posts;
     int more, rc = posts_published(db, "post", (int)page, PER_PAGE, &posts, &more);
@@ -203,7 +209,10 @@ static int home(struct request *r)
                             page == 2 ? json_string("/") : json_sprintf("/?page=%ld", page - 1));
     if (more)
         json_object_set_new(m, "older_url", json_sprintf("/?page=%ld", page + 1));
-    return render(r, 200, "index.html", m, NULL);
+    rc = render(r, 200, "index.html", m, NULL);
+    if (rc == 200)
+        cache_put(r, key, version, 0);
+    return rc;
 }
 
 static int show(struct request *r, const char *kind, const char *template)
@@ -253,6 +262,10 @@ static int show_page(struct request *r)
 
 static int feed(struct request *r)
 {
+    int hit = cache_get(r, r->path);
+    if (hit)
+        return hit;
+    uint64_t version = cache_version(r);
     struct db_conn *db = readers_acquire(r->app->readers);
     json_t *posts;
     int more;
@@ -272,11 +285,18 @@ static int feed(struct request *r)
     json_t *m = json_pack("{s:o,s:s,s:o}", "site", site_model(r, db), "updated", updated,
                           "posts", posts);
     readers_release(r->app->readers, db);
-    return render(r, 200, "feed.xml", m, "application/atom+xml; charset=utf-8");
+    int rc = render(r, 200, "feed.xml", m, "application/atom+xml; charset=utf-8");
+    if (rc == 200)
+        cache_put(r, r->path, version, 0);
+    return rc;
 }
 
 static int sitemap(struct request *r)
 {
+    int hit = cache_get(r, r->path);
+    if (hit)
+        return hit;
+    uint64_t version = cache_version(r);
     struct db_conn *db = readers_acquire(r->app->readers);
     json_t *entries = json_array();
     static const char *const kinds[] = {"page", "post"};
@@ -298,7 +318,10 @@ static int sitemap(struct request *r)
     }
     json_t *m = json_pack("{s:o,s:o}", "site", site_model(r, db), "entries", entries);
     readers_release(r->app->readers, db);
-    return render(r, 200, "sitemap.xml", m, "application/xml; charset=utf-8");
+    int rc = render(r, 200, "sitemap.xml", m, "application/xml; charset=utf-8");
+    if (rc == 200)
+        cache_put(r, r->path, version, 0);
+    return rc;
 }
 
 static int contact_form(struct request *r)

@@ -93,6 +93,42 @@ class SiteTest(harness.TestCase):
         api = json.loads(self.s.request("GET", "/api/v1/posts/%d" % post["id"])[2])
         self.assertEqual(api["title"], "After")
 
+    def test_only_content_changes_evict_cached_pages(self):
+        # a long max age, so nothing expires during the test: what evicts is a write
+        self.stop_clean(self.s)
+        env = harness.clean_env()
+        env["ONEFILE_CACHE_MAX_AGE_MS"] = "60000"
+        self.s = self.serve(env=env)
+        post = self.post(title="Before", slug="kept", status="published", body_md="Body one.")
+        paths = ("/", "/posts/kept", "/feed.xml", "/sitemap.xml",
+                 "/api/v1/posts/%d" % post["id"])
+        for path in paths:
+            self.assertNotIn("x-cache", self.get(path)[1], path)  # built
+            status, headers, body = self.get(path)
+            self.assertEqual(status, 200, path)
+            self.assertEqual(headers.get("x-cache"), "hit", path)
+            self.assertIn("Before", body, path)
+        # page views (flushed once a second), a message and an admin session are writes,
+        # but not to content: nothing is evicted
+        self.assertEqual(self.form({"name": "A", "email": "a@example.org",
+                                    "message": "hello"})[0], 303)
+        time.sleep(1.5)  # the views flusher has written the page views by now
+        with sqlite3.connect(self.db) as db:
+            self.assertGreater(db.execute("SELECT sum(count) FROM post_views").fetchone()[0], 0)
+        for path in paths:
+            self.assertEqual(self.get(path)[1].get("x-cache"), "hit", path)
+        # a content change shows at once everywhere the post appears
+        status, _, _ = self.s.request(
+            "PATCH", "/api/v1/posts/%d" % post["id"], body=b'{"title": "After"}',
+            headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+        self.assertEqual(status, 200)
+        for path in paths:
+            status, headers, body = self.get(path)
+            self.assertNotIn("x-cache", headers, path)
+            if path != "/sitemap.xml":
+                self.assertIn("After", body, path)
+                self.assertNotIn("Before", body, path)
+
     def test_theme_override_and_template_errors(self):
         import os
         theme = os.path.join(self.dir, "theme", "templates")
