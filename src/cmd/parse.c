@@ -4,13 +4,19 @@
  * Accepts --name VALUE, --name=VALUE, --flag, -h/--help, and "--" to end options.
  * Command options are looked up first, then the configuration flags of config.c.
  */
+#include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
 #include "core/dburl.h"
 #include "core/log.h"
+#include "jobs/cron.h"
+#include "remote/crypt.h"
 
 void cmd_usage_print(const struct cmd_usage *u, const struct opt *opts, FILE *out)
 {
@@ -39,6 +45,36 @@ int cmd_fail(const struct cmd_usage *u, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 2;
+}
+
+/* What the settings table cannot check by itself, because the meaning of a value belongs
+   to another module: the backup key must decode to a key, the backup schedule must be a
+   cron expression, the theme directory must exist. Every command that takes the
+   configuration runs these, so `onefile config` fails on what `serve` would. */
+static int config_verify(const struct config *cfg, char *err, size_t errlen)
+{
+    char why[256];
+    if (cfg->backup_key) {
+        uint8_t key[CRYPT_KEY_BYTES];
+        int bad = crypt_key_parse(cfg->backup_key, key, why, sizeof(why)) < 0;
+        sodium_memzero(key, sizeof(key));
+        if (bad) {
+            snprintf(err, errlen, "%s", why);
+            return -1;
+        }
+    }
+    struct cron c;
+    if (cfg->backup_schedule && cron_parse(cfg->backup_schedule, &c, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "ONEFILE_BACKUP_SCHEDULE: '%s': %s", cfg->backup_schedule, why);
+        return -1;
+    }
+    struct stat st;
+    if (cfg->theme_dir && (stat(cfg->theme_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        snprintf(err, errlen, "ONEFILE_THEME_DIR: '%s' is not a directory%s%s", cfg->theme_dir,
+                 errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int usage_error(const struct cmd_usage *u, struct config *cfg, const char *msg)
@@ -158,6 +194,11 @@ int cmd_parse(const struct cmd_usage *u, int argc, char **argv, const struct opt
         return 2;
     }
     config_resolve(cfg);
+    if (u->config_flags && config_verify(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "onefile %s: %s\n", u->name, err);
+        config_release(cfg);
+        return 2;
+    }
     int level = log_level_parse(cfg->log_level);
     log_setup(level < 0 ? LOG_INFO : (enum log_level)level, LOG_FORMAT_AUTO);
     return -1;

@@ -43,6 +43,7 @@
 #include "site/site.h"
 #include "site/theme.h"
 #include "site/views.h"
+#include "store/users.h"
 #include "http/server.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
@@ -56,6 +57,15 @@ static int checkpoint_truncate(struct db_conn *db, long busy_timeout_ms)
               json_pack("{s:s,s:i,s:i}", "mode", "truncate", "wal_pages", n.wal_frames,
                         "checkpointed", n.copied));
     return 0;
+}
+
+/* 1 when the database holds no admin account yet. */
+static int no_users(struct readers *readers)
+{
+    sqlite3 *db = readers_acquire(readers);
+    long long n = users_count(db);
+    readers_release(readers, db);
+    return n == 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -93,6 +103,14 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     rc = 2;
+    /* before anything can fail: a later start error must not hide it */
+    if (config_base_url_is_loopback(&cfg) && !config_host_is_loopback(cfg.listen_host))
+        log_event(LOG_WARN, "base URL points at this machine",
+                  json_pack("{s:s,s:s,s:s}", "base_url", cfg.base_url, "listen", cfg.listen,
+                            "advice",
+                            "set ONEFILE_BASE_URL to the site's public URL: links in the "
+                            "feed, the sitemap and rel=canonical, and the admin's origin "
+                            "check use it"));
     if (config_check_db_dir(&cfg, err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
         goto out;
@@ -156,6 +174,15 @@ int cmd_serve(int argc, char **argv)
     if (admin_bootstrap(&app) < 0) {
         rc = 2;
         fprintf(stderr, "onefile serve: cannot create the first admin (see above)\n");
+        goto out;
+    }
+    if (!cfg.admin_email != !cfg.admin_password && no_users(&readers)) {
+        /* half of the bootstrap pair on an empty site: nobody could ever log in */
+        rc = 2;
+        cmd_fail(&u, "%s is set without %s: no admin account exists and none is created "
+                     "(set both, or run `onefile user add EMAIL`)",
+                 cfg.admin_email ? "ONEFILE_ADMIN_EMAIL" : "ONEFILE_ADMIN_PASSWORD",
+                 cfg.admin_email ? "ONEFILE_ADMIN_PASSWORD" : "ONEFILE_ADMIN_EMAIL");
         goto out;
     }
     rc = 2;

@@ -288,8 +288,54 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
     return 1;
 }
 
+/* "https://example.org/" and "https://example.org" name the same site: links are written
+   as base_url + "/path", so a trailing slash would give "https://example.org//about" */
+static void strip_trailing_slashes(char *url)
+{
+    const char *host = strstr(url, "://");
+    size_t min = host ? (size_t)(host - url) + 4 : 1; /* keep "https://x" */
+    size_t n = strlen(url);
+    while (n > min && url[n - 1] == '/')
+        url[--n] = '\0';
+}
+
+int config_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) ||
+               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+int config_base_url_is_loopback(const struct config *cfg)
+{
+    const char *p = strstr(cfg->base_url, "://");
+    char host[256];
+    p = p ? p + 3 : cfg->base_url;
+    size_t n;
+    if (*p == '[') {
+        p++;
+        n = strcspn(p, "]");
+    } else {
+        n = strcspn(p, ":/?#");
+    }
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    return config_host_is_loopback(host);
+}
+
 void config_resolve(struct config *cfg)
 {
+    if (cfg->base_url)
+        strip_trailing_slashes(cfg->base_url);
     if (cfg->migrations_dir || !cfg->db || dburl_is_postgres(cfg->db))
         return;
     char *copy = xstrdup(cfg->db);

@@ -77,8 +77,14 @@ int config_set_flag(struct config *cfg, const char *flag, const char *value, cha
 
 /* Fills the defaults that depend on other settings, once environment and flags are in:
    migrations_dir, when unset, becomes the directory `migrations` beside the database
-   file if it exists (never for a PostgreSQL URL). */
+   file if it exists (never for a PostgreSQL URL); base_url loses its trailing slashes
+   ("https://example.org/" is "https://example.org", so links never read "//about"). */
 void config_resolve(struct config *cfg);
+/* 1 when host (an address literal or "localhost") is a loopback address (127/8, ::1). */
+int config_host_is_loopback(const char *host);
+/* 1 when base_url's host is a loopback address: links, feed and sitemap then point at a
+   machine no visitor can reach (serve warns when it listens on another address). */
+int config_base_url_is_loopback(const struct config *cfg);
 /* Whether some setting has that flag (without the dashes). */
 int config_has_flag(const char *flag);
 /* Creates the database's directory when missing (like mkdir -p) and proves it writable by

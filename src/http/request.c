@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -108,6 +110,53 @@ int request_redirect(struct request *r, int status, const char *location)
     r->content_type = "text/plain; charset=utf-8";
     buf_addf(&r->out, "See %s\n", location);
     return status;
+}
+
+/* Loopback, RFC 1918, CGNAT (100.64/10, where some platforms' proxies sit), link-local,
+   and IPv6 ULA (fc00::/7, Fly's private network) or link-local: the addresses a reverse
+   proxy on the same machine or network connects from. */
+static int peer_is_private(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xac1 ||
+               (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1) || (a >> 16) == 0xa9fe;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            struct sockaddr_in v4 = {.sin_family = AF_INET};
+            memcpy(&v4.sin_addr, &a6->s6_addr[12], 4);
+            return peer_is_private((const struct sockaddr *)(const void *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_LINKLOCAL(a6) || (a6->s6_addr[0] & 0xfe) == 0xfc;
+    }
+    return 0;
+}
+
+void request_note_proxy_headers(struct request *r)
+{
+    static atomic_int warned;
+    if (!r->app || r->app->cfg->trust_proxy || !r->conn || atomic_load(&warned))
+        return;
+    const char *name = request_header(r, "Fly-Client-IP") ? "Fly-Client-IP"
+                       : request_header(r, "X-Forwarded-For") ? "X-Forwarded-For"
+                       : request_header(r, "Forwarded")       ? "Forwarded"
+                                                              : NULL;
+    if (!name)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || !peer_is_private(ci->client_addr))
+        return;
+    if (atomic_exchange(&warned, 1))
+        return;
+    log_event(LOG_WARN, "proxy headers ignored",
+              json_pack("{s:s,s:s}", "header", name, "advice",
+                        "requests come through a reverse proxy but ONEFILE_TRUST_PROXY is "
+                        "not set: every visitor shares the proxy's address, so the contact "
+                        "form and login limits count them all together. Set "
+                        "ONEFILE_TRUST_PROXY=1 (docs/operations.md, behind a proxy)"));
 }
 
 const char *request_client_ip(struct request *r, char *buf, size_t len)

@@ -97,6 +97,11 @@ int request_error_field(struct request *r, int status, const char *code, const c
 int request_engine_error(struct request *r, int code, const char *what);
 /* A redirect (303 after a form post, 301/302 otherwise) to location; returns status. */
 int request_redirect(struct request *r, int status, const char *location);
+/* Logs one warning per process (the first time) when a request carries a forwarding
+   header (Fly-Client-IP, X-Forwarded-For, Forwarded) from a loopback or private peer while
+   ONEFILE_TRUST_PROXY is off: a reverse proxy is in front and every visitor would share
+   its address. Called by the server for each request's headers; cheap once warned. */
+void request_note_proxy_headers(struct request *r);
 /* The client's IP address as text into buf ("127.0.0.1"); "unknown" when not available. */
 const char *request_client_ip(struct request *r, char *buf, size_t len);
 /* Parses the body as a JSON object. 0 with *out set (caller decrefs); otherwise the error

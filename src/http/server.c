@@ -361,6 +361,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         atomic_fetch_add(&s->active, 1);
         /* the framing (Content-Length, chunks, the body cap, Host, ...) was checked by
            the gate before libmicrohttpd parsed it: see http/gate.h */
+        request_note_proxy_headers(r);
         return MHD_YES;
     }
     if (*upload_data_size) {

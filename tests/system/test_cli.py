@@ -48,6 +48,24 @@ class CliTest(harness.TestCase):
         self.assert_usage_error(run(["config", "extra"]), "unexpected argument 'extra'")
         self.assert_usage_error(run(["version", "--db", "x"]), "unknown option '--db'")
 
+    def test_settings_other_modules_understand_are_checked_at_start(self):
+        theme = os.path.join(self.dir, "theme")
+        os.mkdir(theme)
+        for env, text in ((dict(ONEFILE_BACKUP_KEY="abc"), "ONEFILE_BACKUP_KEY"),
+                          (dict(ONEFILE_BACKUP_SCHEDULE="garbage"), "ONEFILE_BACKUP_SCHEDULE"),
+                          (dict(ONEFILE_THEME_DIR="/nonexistent"), "ONEFILE_THEME_DIR")):
+            for cmd in (["config"], ["serve", "--db", self.db]):
+                r = run(cmd, env=clean_env(**env))
+                self.assertEqual(r.returncode, 2, (env, cmd, r.stderr))
+                lines = r.stderr.splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertTrue(lines[0].startswith("onefile %s: %s" % (cmd[0], text)),
+                                lines[0])
+        good = run(["backup", "--new-key"]).stdout.strip()
+        r = run(["config"], env=clean_env(ONEFILE_BACKUP_KEY=good, ONEFILE_THEME_DIR=theme,
+                                          ONEFILE_BACKUP_SCHEDULE="0 3 * * *"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_config_prints_effective_values_and_masks_secrets(self):
         env = clean_env(ONEFILE_BUSY_TIMEOUT_MS="250", AWS_SECRET_ACCESS_KEY="s3cr3t-value",
                         ONEFILE_ADMIN_PASSWORD="adm1n-pw", AWS_ACCESS_KEY_ID="AKIDEXAMPLE")

@@ -140,6 +140,40 @@ static void test_print_masks_secrets(void **state)
     clear_env();
 }
 
+static void test_base_url_trailing_slash_and_loopback(void **state)
+{
+    (void)state;
+    const struct {
+        const char *in, *out;
+        int loopback;
+    } cases[] = {
+        {"https://example.org/", "https://example.org", 0},
+        {"https://example.org///", "https://example.org", 0},
+        {"https://example.org/blog/", "https://example.org/blog", 0},
+        {"https://example.org", "https://example.org", 0},
+        {"http://127.0.0.1:8080/", "http://127.0.0.1:8080", 1},
+        {"http://localhost", "http://localhost", 1},
+        {"http://[::1]:8080", "http://[::1]:8080", 1},
+        {"http://127.9.0.1", "http://127.9.0.1", 1},
+        {"http://128.0.0.1", "http://128.0.0.1", 0},
+        {"http://localhost.example.org", "http://localhost.example.org", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config c;
+        config_init(&c);
+        assert_int_equal(config_set_flag(&c, "base-url", cases[i].in, err, sizeof(err)), 0);
+        config_resolve(&c);
+        assert_string_equal(c.base_url, cases[i].out);
+        assert_int_equal(config_base_url_is_loopback(&c), cases[i].loopback);
+        config_release(&c);
+    }
+    assert_true(config_host_is_loopback("127.0.0.1"));
+    assert_true(config_host_is_loopback("::1"));
+    assert_false(config_host_is_loopback("0.0.0.0"));
+    assert_false(config_host_is_loopback("::"));
+    assert_false(config_host_is_loopback("10.0.0.1"));
+}
+
 static void test_db_dir_checks(void **state)
 {
     (void)state;
@@ -239,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_print_masks_secrets),
         cmocka_unit_test(test_db_dir_checks),
         cmocka_unit_test(test_postgres_url),
+        cmocka_unit_test(test_base_url_trailing_slash_and_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
