@@ -79,8 +79,8 @@ static int config_verify(const struct config *cfg, char *err, size_t errlen)
 
 static int usage_error(const struct cmd_usage *u, struct config *cfg, const char *msg)
 {
-    fprintf(stderr, "onefile %s: %s\nusage: onefile %s %s (see onefile %s --help)\n", u->name,
-            msg, u->name, u->synopsis, u->name);
+    fprintf(stderr, "onefile %s: %s\nusage: onefile %s %s (see onefile %s --help)\n", u->name, msg,
+            u->name, u->synopsis, u->name);
     config_release(cfg);
     return 2;
 }

@@ -62,7 +62,7 @@ static int checkpoint_truncate(struct db_conn *db, long busy_timeout_ms)
 /* 1 when the database holds no admin account yet. */
 static int no_users(struct readers *readers)
 {
-    sqlite3 *db = readers_acquire(readers);
+    struct db_conn *db = readers_acquire(readers);
     long long n = users_count(db);
     readers_release(readers, db);
     return n == 0;
@@ -179,8 +179,9 @@ int cmd_serve(int argc, char **argv)
     if (!cfg.admin_email != !cfg.admin_password && no_users(&readers)) {
         /* half of the bootstrap pair on an empty site: nobody could ever log in */
         rc = 2;
-        cmd_fail(&u, "%s is set without %s: no admin account exists and none is created "
-                     "(set both, or run `onefile user add EMAIL`)",
+        cmd_fail(&u,
+                 "%s is set without %s: no admin account exists and none is created "
+                 "(set both, or run `onefile user add EMAIL`)",
                  cfg.admin_email ? "ONEFILE_ADMIN_EMAIL" : "ONEFILE_ADMIN_PASSWORD",
                  cfg.admin_email ? "ONEFILE_ADMIN_PASSWORD" : "ONEFILE_ADMIN_EMAIL");
         goto out;

@@ -119,8 +119,8 @@ static int peer_is_private(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xac1 ||
-               (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1) || (a >> 16) == 0xa9fe;
+        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 ||
+               (a >> 22) == (100u << 2 | 1) || (a >> 16) == 0xa9fe;
     }
     if (sa->sa_family == AF_INET6) {
         const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
@@ -129,7 +129,8 @@ static int peer_is_private(const struct sockaddr *sa)
             memcpy(&v4.sin_addr, &a6->s6_addr[12], 4);
             return peer_is_private((const struct sockaddr *)(const void *)&v4);
         }
-        return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_LINKLOCAL(a6) || (a6->s6_addr[0] & 0xfe) == 0xfc;
+        return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_LINKLOCAL(a6) ||
+               (a6->s6_addr[0] & 0xfe) == 0xfc;
     }
     return 0;
 }
@@ -139,7 +140,7 @@ void request_note_proxy_headers(struct request *r)
     static atomic_int warned;
     if (!r->app || r->app->cfg->trust_proxy || !r->conn || atomic_load(&warned))
         return;
-    const char *name = request_header(r, "Fly-Client-IP") ? "Fly-Client-IP"
+    const char *name = request_header(r, "Fly-Client-IP")     ? "Fly-Client-IP"
                        : request_header(r, "X-Forwarded-For") ? "X-Forwarded-For"
                        : request_header(r, "Forwarded")       ? "Forwarded"
                                                               : NULL;
