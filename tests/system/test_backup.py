@@ -153,7 +153,7 @@ class BackupFileTest(harness.TestCase):
         self.assertFalse(os.path.exists(target + "2"))
         r = self.onefile("restore", "latest", "--from", self.url, "--to", target + "3", code=1)
         self.assertIn("is encrypted with key id", r.stderr)
-        r = self.onefile("backup", "--to", self.url, env={"ONEFILE_BACKUP_KEY": "short"}, code=1)
+        r = self.onefile("backup", "--to", self.url, env={"ONEFILE_BACKUP_KEY": "short"}, code=2)
         self.assertIn("32 bytes", r.stderr)
         self.assertNotIn("short", r.stderr)  # a key is never echoed
 
