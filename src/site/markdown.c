@@ -45,6 +45,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "site/html_filter.h"
 
 #define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
 #define ELLIPSIS "\xe2\x80\xa6"         /* U+2026 */
@@ -195,7 +196,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
    and writes its UTF-8 to utf8, or returns 0 when s does not start with one this file
    knows. Numeric references need no ';' (browsers read "&#58" in an attribute as ':');
    named ones do. */
-static size_t entity_decode(const char *s, size_t n, char utf8[8])
+size_t markdown_entity_decode(const char *s, size_t n, char utf8[8])
 {
     size_t i, start;
     if (n < 3 || s[0] != '&')
@@ -235,7 +236,7 @@ static size_t entity_decode(const char *s, size_t n, char utf8[8])
 
 /* Whether s (n bytes) is exactly one well-formed character reference: "&name;", "&#N;"
    or "&#xN;". Such a reference is safe to copy into HTML as it is. */
-static int entity_well_formed(const char *s, size_t n)
+int markdown_entity_well_formed(const char *s, size_t n)
 {
     size_t i;
     if (n < 4 || s[0] != '&' || s[n - 1] != ';')
@@ -277,7 +278,7 @@ static void url_decode_once(struct buf *out, const char *s, size_t n)
 {
     char utf8[8];
     for (size_t i = 0; i < n;) {
-        size_t used = s[i] == '&' ? entity_decode(s + i, n - i, utf8) : 0;
+        size_t used = s[i] == '&' ? markdown_entity_decode(s + i, n - i, utf8) : 0;
         if (used) {
             for (const char *p = utf8; *p; p++)
                 if (!url_strip((unsigned char)*p))
@@ -351,8 +352,14 @@ int markdown_url_allowed(const char *url, size_t len)
 struct render {
     struct buf *out;
     int allow_html;
-    int image_nesting; /* > 0 inside ![...](...): text goes to alt="", tags are dropped */
-    int full;          /* out hit its limit: stop md4c */
+    struct html_filter html; /* raw HTML's open elements (allow_html) */
+    struct buf html_block;   /* the raw HTML block being read: filtered whole at its end */
+    int in_html_block;
+    struct buf html_span; /* consecutive inline raw HTML pieces: one tag may span lines */
+    unsigned floors[64];  /* html.floor of each enclosing block, to restore at its end */
+    unsigned level;       /* blocks entered (floors[] holds the first 64) */
+    int image_nesting;    /* > 0 inside ![...](...): text goes to alt="", tags are dropped */
+    int full;             /* out hit its limit: stop md4c */
 };
 
 static void put(struct render *r, const char *s, size_t n)
@@ -392,29 +399,28 @@ static void put_escaped(struct render *r, const char *s, size_t n)
 /* A character reference md4c recognised: copied when well-formed, escaped otherwise. */
 static void put_entity(struct render *r, const char *s, size_t n)
 {
-    if (entity_well_formed(s, n))
+    if (markdown_entity_well_formed(s, n))
         put(r, s, n);
     else
         put_escaped(r, s, n);
 }
 
-/* A checked URL inside an attribute: safe bytes as they are, '&' as &amp;, the rest
-   (quotes, spaces, controls, non-ASCII) percent-encoded. */
-static void put_url(struct render *r, const char *s, size_t n)
+int markdown_url_attr(struct buf *out, const char *url, size_t len)
 {
     static const char safe[] = "-_.~!*(),%#@?=;:/+$[]";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char hex[4];
-        if (is_alpha((char)c) || is_digit((char)c) || (c && strchr(safe, c))) {
-            put(r, s + i, 1);
-        } else if (c == '&') {
-            put_str(r, "&amp;");
-        } else {
-            snprintf(hex, sizeof(hex), "%%%02X", c);
-            put(r, hex, 3);
-        }
+    int rc = 0;
+    if (!markdown_url_allowed(url, len))
+        return buf_addc(out, '#');
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (is_alpha((char)c) || is_digit((char)c) || (c && strchr(safe, c)))
+            rc = buf_addc(out, (char)c);
+        else if (c == '&')
+            rc = buf_adds(out, "&amp;");
+        else
+            rc = buf_addf(out, "%%%02X", c);
     }
+    return rc;
 }
 
 /* A text attribute (title, code language) as an escaped attribute value. */
@@ -443,15 +449,13 @@ static void put_attr_url(struct render *r, const MD_ATTRIBUTE *a)
         size_t n = a->substr_offsets[i + 1] - a->substr_offsets[i];
         if (a->substr_types[i] == MD_TEXT_NULLCHAR)
             buf_adds(&url, REPLACEMENT_CHAR);
-        else if (a->substr_types[i] == MD_TEXT_ENTITY && entity_decode(s, n, utf8) == n)
+        else if (a->substr_types[i] == MD_TEXT_ENTITY && markdown_entity_decode(s, n, utf8) == n)
             buf_adds(&url, utf8);
         else
             buf_add(&url, s, n);
     }
-    if (markdown_url_allowed(buf_str(&url), url.len))
-        put_url(r, buf_str(&url), url.len);
-    else
-        put_str(r, "#");
+    if (!r->full && markdown_url_attr(r->out, buf_str(&url), url.len) < 0)
+        r->full = 1;
     buf_release(&url);
 }
 
@@ -485,10 +489,52 @@ static const char *const align_attr[] = {
     [MD_ALIGN_RIGHT] = " align=\"right\"",
 };
 
+/* Raw HTML (allow_html) through the allow-list filter. */
+static void put_html(struct render *r, const char *s, size_t n)
+{
+    if (!r->full && html_filter(&r->html, s, n, r->out) < 0)
+        r->full = 1;
+}
+
+/* Inline raw HTML collected so far (md4c reports a tag that spans lines in pieces), filtered;
+   called before anything else is written. */
+static void flush_html_span(struct render *r)
+{
+    if (r->html_span.len) {
+        put_html(r, buf_str(&r->html_span), r->html_span.len);
+        buf_reset(&r->html_span);
+    }
+}
+
+/* A Markdown block (not a raw HTML one) starts: raw HTML inside it may close only what it
+   opens itself, and at its end whatever it left open is closed. */
+static void html_block_enter(struct render *r)
+{
+    if (r->level < sizeof(r->floors) / sizeof(r->floors[0])) {
+        r->floors[r->level] = r->html.floor;
+        r->html.floor = r->html.depth;
+    }
+    r->level++;
+}
+
+static void html_block_leave(struct render *r)
+{
+    flush_html_span(r);
+    if (--r->level < sizeof(r->floors) / sizeof(r->floors[0])) {
+        if (!r->full && html_filter_close(&r->html, r->html.floor, r->out) < 0)
+            r->full = 1;
+        r->html.floor = r->floors[r->level];
+    }
+}
+
 static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
 {
     struct render *r = ud;
     char tag[48];
+
+    flush_html_span(r);
+    if (type != MD_BLOCK_HTML)
+        html_block_enter(r);
 
     switch (type) {
     case MD_BLOCK_OL: {
@@ -531,6 +577,9 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
         put_str(r, ">");
         return r->full;
     }
+    case MD_BLOCK_HTML: /* its lines are collected and filtered whole: a tag may span lines */
+        r->in_html_block = r->allow_html;
+        return 0;
     default:
         break;
     }
@@ -542,6 +591,14 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
 static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 {
     struct render *r = ud;
+    if (type == MD_BLOCK_HTML) {
+        if (r->in_html_block)
+            put_html(r, buf_str(&r->html_block), r->html_block.len);
+        r->in_html_block = 0;
+        buf_reset(&r->html_block);
+        return r->full;
+    }
+    html_block_leave(r);
     if (type == MD_BLOCK_H) {
         const MD_BLOCK_H_DETAIL *d = detail;
         char tag[16];
@@ -566,6 +623,7 @@ static int on_enter_span(MD_SPANTYPE type, void *detail, void *ud)
 {
     struct render *r = ud;
 
+    flush_html_span(r);
     if (type == MD_SPAN_IMG) {
         const MD_SPAN_IMG_DETAIL *d = detail;
         if (r->image_nesting++ == 0) {
@@ -596,6 +654,7 @@ static int on_leave_span(MD_SPANTYPE type, void *detail, void *ud)
 {
     struct render *r = ud;
 
+    flush_html_span(r);
     if (type == MD_SPAN_IMG) {
         const MD_SPAN_IMG_DETAIL *d = detail;
         if (--r->image_nesting == 0) {
@@ -620,6 +679,20 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
 {
     struct render *r = ud;
 
+    if (r->in_html_block) { /* raw HTML block lines (and their NULs): filtered at its end */
+        buf_add(&r->html_block, type == MD_TEXT_NULLCHAR ? REPLACEMENT_CHAR : text,
+                type == MD_TEXT_NULLCHAR ? strlen(REPLACEMENT_CHAR) : size);
+        return r->full;
+    }
+    if (type == MD_TEXT_HTML && r->allow_html && !r->image_nesting) {
+        buf_add(&r->html_span, text, size);
+        return r->full;
+    }
+    if (type == MD_TEXT_SOFTBR && r->html_span.len) { /* inside a tag, or between two */
+        buf_addc(&r->html_span, '\n');
+        return r->full;
+    }
+    flush_html_span(r);
     switch (type) {
     case MD_TEXT_NULLCHAR:
         put_str(r, REPLACEMENT_CHAR);
@@ -633,11 +706,8 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
     case MD_TEXT_ENTITY:
         put_entity(r, text, size);
         break;
-    case MD_TEXT_HTML:
-        if (r->allow_html && !r->image_nesting)
-            put(r, text, size);
-        else
-            put_escaped(r, text, size);
+    case MD_TEXT_HTML: /* not allowed, or inside an image's alt="" */
+        put_escaped(r, text, size);
         break;
     default: /* MD_TEXT_NORMAL, MD_TEXT_CODE */
         put_escaped(r, text, size);
@@ -648,7 +718,7 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
 
 int markdown_render(const char *md, size_t len, int allow_html, struct buf *out)
 {
-    struct render r = {.out = out, .allow_html = allow_html};
+    struct render r = {.out = out, .allow_html = allow_html, .html = HTML_FILTER_INIT};
     const MD_PARSER parser = {
         .flags = MD_DIALECT_GITHUB | (allow_html ? 0 : MD_FLAG_NOHTML),
         .enter_block = on_enter_block,
@@ -668,6 +738,9 @@ int markdown_render(const char *md, size_t len, int allow_html, struct buf *out)
     }
     input = md4c_input(md, len);
     rc = md_parse(input, (MD_SIZE)len, &parser, &r);
+    flush_html_span(&r);
+    if (!r.full && html_filter_close(&r.html, 0, out) < 0)
+        r.full = 1;
     if (r.full)
         goto out; /* the caller sees out->toobig: no log, it is the input's size */
     if (rc != 0) {
@@ -677,6 +750,8 @@ int markdown_render(const char *md, size_t len, int allow_html, struct buf *out)
     ret = 0;
 out:
     free(input);
+    buf_release(&r.html_block);
+    buf_release(&r.html_span);
     if (ret < 0 && out->len > start) {
         out->len = start;
         out->data[start] = '\0';
@@ -778,7 +853,7 @@ static int excerpt_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, voi
         excerpt_add(e, REPLACEMENT_CHAR, 3);
         break;
     case MD_TEXT_ENTITY:
-        if (entity_decode(text, size, utf8) == size)
+        if (markdown_entity_decode(text, size, utf8) == size)
             excerpt_add(e, utf8, strlen(utf8));
         else
             excerpt_add(e, text, size);

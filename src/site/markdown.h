@@ -2,10 +2,10 @@
  * markdown.h - Markdown (CommonMark + GitHub tables, strikethrough, task lists and
  * autolinks) to HTML that is safe to put in a page, and plain-text excerpts.
  *
- * Safe means: raw HTML in the source is shown as text, not passed through (unless the
- * caller trusts the author and sets allow_html), and a link or image can only point at
- * http:, https:, mailto: or a relative URL; anything else becomes "#" with its text kept.
- * Parsing is md4c's; the HTML is written here (site/markdown.c explains why).
+ * Safe means: raw HTML in the source is shown as text, not passed through (with allow_html
+ * it passes through site/html_filter.c's allow-list of elements and attributes), and a link or
+ * image can only point at http:, https:, mailto: or a relative URL; anything else becomes "#" with
+ * its text kept. Parsing is md4c's; the HTML is written here (site/markdown.c explains why).
  *
  * Threads: no shared state; safe from any thread with distinct buffers.
  */
@@ -16,7 +16,8 @@
 struct buf;
 
 /* Renders Markdown (len bytes, need not be NUL-terminated) as HTML appended to out.
-   Raw HTML in the source is escaped, not passed through, unless allow_html is set.
+   Raw HTML in the source is escaped, not passed through, unless allow_html is set: then it
+   goes through html_filter() (allowed elements and attributes only, URLs checked).
    Link and image URLs go through markdown_url_allowed(); a refused one is written as
    href="#" / src="#" and the link text or alt text is kept. 0 on success; -1 when md4c
    fails or out hit its limit, and then out is left as it was before the call (its toobig
@@ -40,5 +41,18 @@ void markdown_excerpt(const char *md, size_t len, size_t max_chars, struct buf *
    refused. Conservative: a ':' before the first '/', '?' or '#' needs an allowed scheme,
    and an '&' that is not a known character reference before that point refuses the URL. */
 int markdown_url_allowed(const char *url, size_t len);
+/* Appends url as an attribute value (the part between double quotes) when
+   markdown_url_allowed() takes it: '&' as &amp;, bytes outside a small safe set
+   percent-encoded, so it holds no quote, space or '<'; "#" when refused. 0, or -1 when out
+   hit its limit. */
+int markdown_url_attr(struct buf *out, const char *url, size_t len);
+/* The character reference at the start of s (n bytes) decoded: returns the bytes it takes
+   and writes its UTF-8 (NUL-terminated) to utf8, or 0 when s does not start with one this
+   module knows (numeric ones, and the named ones of ASCII punctuation and common
+   typography). */
+size_t markdown_entity_decode(const char *s, size_t n, char utf8[8]);
+/* Whether s (n bytes) is exactly one well-formed reference ("&name;", "&#N;", "&#xN;"),
+   which is safe to copy into HTML as it is. */
+int markdown_entity_well_formed(const char *s, size_t n);
 
 #endif

@@ -117,10 +117,10 @@ static void test_raw_html_is_escaped_unless_allowed(void **state)
          "<p>&lt;div onclick=&quot;x&quot;&gt;\nhi\n&lt;/div&gt;</p>\n"},
         {"a <!-- c --> b", 0, "<p>a &lt;!-- c --&gt; b</p>\n"},
         {"**<b>x</b>**", 0, "<p><strong>&lt;b&gt;x&lt;/b&gt;</strong></p>\n"},
-        /* the author is trusted: raw HTML passes */
+        /* allowed: raw HTML passes through the allow-list (html_filter.c) */
         {"a <b>x</b> c", 1, "<p>a <b>x</b> c</p>\n"},
         {"<div class=\"x\">\nhi\n</div>", 1, "<div class=\"x\">\nhi\n</div>\n"},
-        /* ... but URLs are still filtered, and alt text is still an attribute */
+        /* ... but Markdown URLs are still filtered, and alt text is still an attribute */
         {"[x](javascript:alert(1))", 1, "<p><a href=\"#\">x</a></p>\n"},
         {"![a <b>\"q\"</b>](/i.png)", 1,
          "<p><img src=\"/i.png\" alt=\"a &lt;b&gt;&quot;q&quot;&lt;/b&gt;\"></p>\n"},
@@ -161,14 +161,19 @@ static const char *const hostile[] = {
     "jav&#x09;ascript:alert(1)",
 };
 
-static void check_neutralised(const char *md, const char *want)
+static void check_neutralised_as(const char *md, int allow_html, const char *want)
 {
     struct buf b = BUF_INIT;
-    assert_int_equal(markdown_render(md, strlen(md), 0, &b), 0);
+    assert_int_equal(markdown_render(md, strlen(md), allow_html, &b), 0);
     if (strcmp(buf_str(&b), want) != 0)
         print_error("markdown %s\n  want %s\n  got  %s\n", md, want, buf_str(&b));
     assert_string_equal(buf_str(&b), want);
     buf_release(&b);
+}
+
+static void check_neutralised(const char *md, const char *want)
+{
+    check_neutralised_as(md, 0, want);
 }
 
 static void test_hostile_urls_in_links_and_images(void **state)
@@ -189,6 +194,67 @@ static void test_hostile_urls_in_links_and_images(void **state)
         snprintf(md, sizeof(md), "[text]\n\n[text]: %s 'title'", hostile[i]);
         check_neutralised(md, "<p><a href=\"#\" title=\"title\">text</a></p>\n");
     }
+}
+
+/* ONEFILE_MARKDOWN_HTML=1: the same URLs in raw HTML attributes, quoted either way, inline
+   and in an HTML block (the README's promise: link and image URLs are still filtered). */
+static void test_hostile_urls_in_raw_html(void **state)
+{
+    (void)state;
+    char md[256];
+    for (size_t i = 0; i < N(hostile); i++) {
+        const char *u = hostile[i];
+        if (u[0] == '<')
+            continue; /* Markdown's <autolink> forms */
+        snprintf(md, sizeof(md), "x <a href=\"%s\">t</a>", u);
+        check_neutralised_as(md, 1, "<p>x <a href=\"#\">t</a></p>\n");
+        snprintf(md, sizeof(md), "x <img alt='a' src='%s'>", u);
+        check_neutralised_as(md, 1, "<p>x <img alt=\"a\" src=\"#\"></p>\n");
+        snprintf(md, sizeof(md), "<div>\n<a title=t\nhref=\"%s\">t</a>\n</div>", u);
+        check_neutralised_as(md, 1, "<div>\n<a title=\"t\" href=\"#\">t</a>\n</div>\n");
+        snprintf(md, sizeof(md), "<blockquote cite=\"%s\">\nq\n</blockquote>", u);
+        check_neutralised_as(md, 1, "<blockquote cite=\"#\">\nq\n</blockquote>\n");
+    }
+}
+
+/* ONEFILE_MARKDOWN_HTML=1: what the adversarial test found passing verbatim (script, iframe,
+   event handlers), and the rest of the allow-list's edges. */
+static void test_raw_html_allow_list(void **state)
+{
+    (void)state;
+    static const struct render_case cases[] = {
+        {"<script>alert(1)</script>", 1, "&lt;script&gt;alert(1)\n"},
+        {"a <script>alert(1)</script> b", 1, "<p>a &lt;script&gt;alert(1) b</p>\n"},
+        {"<iframe src=\"https://e.example/\"></iframe>", 1,
+         "&lt;iframe src=&quot;https://e.example/&quot;&gt;\n"},
+        {"x <img src=x onerror=alert(1)> y", 1, "<p>x <img src=\"x\"> y</p>\n"},
+        {"x <IMG SRC=\"/i.png\" OnError=\"alert(1)\" width=3> y", 1,
+         "<p>x <img src=\"/i.png\" width=\"3\"> y</p>\n"},
+        {"<div onclick=\"x\" style=\"position:fixed\" class=\"c\">\nhi\n</div>", 1,
+         "<div class=\"c\">\nhi\n</div>\n"},
+        {"x <a href=\"/p\" target=_blank id=q name=n>t</a>", 1, "<p>x <a href=\"/p\">t</a></p>\n"},
+        {"x <svg onload=alert(1)> <math> <object data=x> <embed src=x>", 1,
+         "<p>x &lt;svg onload=alert(1)&gt; &lt;math&gt; &lt;object data=x&gt; &lt;embed "
+         "src=x&gt;</p>\n"},
+        {"<form action=\"/admin\"><input name=a></form>", 1,
+         "&lt;form action=&quot;/admin&quot;&gt;&lt;input name=a&gt;\n"},
+        {"<style>*{display:none}</style>", 1, "&lt;style&gt;*{display:none}\n"},
+        /* attribute values decoded once, then escaped: no quote can end the attribute */
+        {"x <a href=\"/p\" title=\"a&quot; onclick=&quot;x\">t</a>", 1,
+         "<p>x <a href=\"/p\" title=\"a&quot; onclick=&quot;x\">t</a></p>\n"},
+        {"x <a title='a\"b'>t</a>", 1, "<p>x <a title=\"a&quot;b\">t</a></p>\n"},
+        {"x <a href=\"/a?b=1&amp;c=2\">t</a>", 1, "<p>x <a href=\"/a?b=1&amp;c=2\">t</a></p>\n"},
+        /* comments dropped; declarations and processing instructions shown as text */
+        {"a <!-- hidden --> b", 1, "<p>a  b</p>\n"},
+        {"a <?php x ?> b", 1, "<p>a &lt;?php x ?&gt; b</p>\n"},
+        /* end tags only for what the post opened: the theme's elements stay closed */
+        {"a </main></body> <b>c", 1, "<p>a  <b>c</b></p>\n"},
+        {"<div>\n\n*md* </div> <b>x\n\n</div>", 1, "<div>\n<p><em>md</em>  <b>x</b></p>\n</div>\n"},
+        {"<div>\n<i>open", 1, "<div>\n<i>open\n</i></div>"},
+        /* a tag spanning lines inline is still one tag */
+        {"a <a\nhref=\"javascript:x\">b</a> c", 1, "<p>a <a href=\"#\">b</a> c</p>\n"},
+    };
+    check_render(cases, N(cases));
 }
 
 static void test_hostile_urls_in_autolinks(void **state)
@@ -487,6 +553,8 @@ int main(void)
         cmocka_unit_test(test_autolinks),
         cmocka_unit_test(test_raw_html_is_escaped_unless_allowed),
         cmocka_unit_test(test_hostile_urls_in_links_and_images),
+        cmocka_unit_test(test_hostile_urls_in_raw_html),
+        cmocka_unit_test(test_raw_html_allow_list),
         cmocka_unit_test(test_hostile_urls_in_autolinks),
         cmocka_unit_test(test_allowed_urls_are_kept),
         cmocka_unit_test(test_quotes_cannot_break_out_of_attributes),
