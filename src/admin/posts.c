@@ -16,6 +16,7 @@
 #include "http/cache.h"
 #include "site/markdown.h"
 #include "store/posts.h"
+#include "store/store.h"
 
 /* ---- posts ---- */
 
@@ -40,6 +41,18 @@ int admin_posts_page(struct request *r)
     readers_release(r->app->readers, db);
     if (rc < 0)
         return request_error(r, 500, "Cannot read the posts.");
+    char now[32];
+    store_time(0, now);
+    size_t i;
+    json_t *p;
+    json_array_foreach(items, i, p)
+    { /* published, but not yet public */
+        const char *st = json_string_value(json_object_get(p, "status"));
+        const char *at = json_string_value(json_object_get(p, "published_at"));
+        json_object_set_new(
+            p, "scheduled",
+            json_boolean(st && !strcmp(st, "published") && at && strcmp(at, now) > 0));
+    }
     json_t *m = json_pack("{s:s,s:o,s:s,s:b,s:b}", "page_title", "Posts", "posts", items, "q",
                           q ? q : "", "status_draft", status && !strcmp(status, "draft"),
                           "status_published", status && !strcmp(status, "published"));
@@ -121,6 +134,10 @@ static int save_post(struct request *r, int64_t id)
         if (v && (*v || strcmp(names[i], "slug") != 0)) /* an empty slug: make one */
             json_object_set_new(fields, names[i], json_string(v));
     }
+    /* an empty date: none (publishing stamps the moment); a later one schedules the post */
+    const char *at = form_get(&c.f, "published_at");
+    if (at)
+        json_object_set_new(fields, "published_at", *at ? json_string(at) : json_null());
     json_t *shown = json_deep_copy(fields); /* what the editor shows again on an error */
     if (id)
         json_object_set_new(shown, "id", json_integer(id));

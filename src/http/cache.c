@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -34,6 +35,7 @@ struct entry {
 
 static struct entry table[SLOTS];
 static atomic_uint_fast64_t generation = 1;
+static atomic_int_fast64_t due = INT64_MAX; /* the next scheduled change, or INT64_MAX */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_table(void)
@@ -54,7 +56,22 @@ static struct entry *slot_of(const char *key)
 uint64_t cache_version(struct request *r)
 {
     (void)r;
+    int_fast64_t d = atomic_load(&due);
+    /* the thread that clears a passed due time moves the generation, once; a builder that
+       read before it passed and reports it again costs one more move, nothing worse */
+    if (d != INT64_MAX && (int_fast64_t)time(NULL) >= d &&
+        atomic_compare_exchange_strong(&due, &d, INT64_MAX))
+        atomic_fetch_add(&generation, 1);
     return atomic_load(&generation);
+}
+
+void cache_due(int64_t when)
+{
+    if (when <= 0)
+        return;
+    int_fast64_t d = atomic_load(&due);
+    while (when < d && !atomic_compare_exchange_weak(&due, &d, when))
+        ;
 }
 
 void cache_changed(void)

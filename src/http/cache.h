@@ -8,9 +8,11 @@
  * page views, sessions, messages or jobs, so those writes evict nothing. An entry is used
  * only while its generation is current and for at most ONEFILE_CACHE_MAX_AGE_MS (1000 by
  * default), which bounds how long a change made by another process (the sqlite3 shell,
- * another onefile command) goes unseen. Only anonymous responses are cached; handlers
- * decide what is cacheable and with which key. A hit is answered with "X-Cache: hit".
- * Threads: any (striped locks).
+ * another onefile command) goes unseen. Content also changes by itself when a scheduled
+ * post comes due: a handler that read the next due time tells cache_due(), and the first
+ * cache_version() at or after that second moves the generation. Only anonymous responses are
+ * cached; handlers decide what is cacheable and with which key. A hit is answered with "X-Cache:
+ * hit". Threads: any (striped locks).
  */
 #ifndef ONEFILE_HTTP_CACHE_H
 #define ONEFILE_HTTP_CACHE_H
@@ -22,6 +24,9 @@ struct request;
 uint64_t cache_version(struct request *r);
 /* Published content changed (committed): every entry built before is stale. */
 void cache_changed(void);
+/* Published content changes by itself at `when` (seconds since the epoch, UTC: a
+   scheduled post's published_at); 0 is ignored. The earliest time given is kept. */
+void cache_due(int64_t when);
 /* Fills r's response (body, content type, ETag, Cache-Control, and r->cached_id) from the
    cache when a current entry exists for key: returns 200, else 0. */
 int cache_get(struct request *r, const char *key);

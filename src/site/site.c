@@ -33,11 +33,17 @@
 #define PER_PAGE 10
 #define EXCERPT_CHARS 280
 
+/* Every page built from the database passes here, on the reader it was read from: the
+   moment a scheduled post or page comes due is told to the response cache, whose entries
+   (listings, the navigation of every page) it makes stale. */
 static json_t *site_model(struct request *r, struct db_conn *db)
 {
     const struct config *cfg = r->app->cfg;
     json_t *pages = NULL;
     int more;
+    int64_t due;
+    if (posts_next_due(db, &due) == 0)
+        cache_due(due);
     if (posts_published(db, "page", 1, 20, &pages, &more) < 0)
         pages = json_array();
     json_t *nav = json_array();

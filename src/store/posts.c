@@ -19,6 +19,7 @@
 #include "core/mem.h"
 #include "db/driver.h"
 #include "store/posts.h"
+#include "store/store.h"
 
 #define COLUMNS "id, slug, title, body_md, kind, status, published_at, created_at, updated_at"
 
@@ -118,35 +119,45 @@ static int one(struct db_conn *c, struct db_stmt *st, json_t **out)
     return log_err("posts: %s", db_errmsg(c));
 }
 
+/* What the public sees: published, and no longer scheduled (published_at has come).
+   Times are ISO 8601 UTC text of one shape, so they compare as text. */
+#define VISIBLE "status = 'published' AND published_at <= "
+
 int posts_get(struct db_conn *c, int64_t id, int include_drafts, json_t **out)
 {
-    struct db_stmt *st = db_prepare(
-        c, "SELECT " COLUMNS " FROM posts WHERE id = ?1 AND (?2 <> 0 OR status = 'published')");
+    char now[32];
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE id = ?1 AND "
+                                       "(?2 <> 0 OR (" VISIBLE "?3))");
     if (!st)
         return -1;
     db_bind_int64(st, 1, id);
     db_bind_int64(st, 2, include_drafts);
+    db_bind_text(st, 3, now);
     return one(c, st, out);
 }
 
 int posts_get_by_slug(struct db_conn *c, const char *slug, const char *kind, int include_drafts,
                       json_t **out)
 {
+    char now[32];
+    store_time(0, now);
     struct db_stmt *st =
         db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE slug = ?1 AND (?2 IS NULL OR kind = ?2) "
-                      "AND (?3 <> 0 OR status = 'published')");
+                      "AND (?3 <> 0 OR (" VISIBLE "?4))");
     if (!st)
         return -1;
     db_bind_text(st, 1, slug);
     db_bind_text(st, 2, kind);
     db_bind_int64(st, 3, include_drafts);
+    db_bind_text(st, 4, now);
     return one(c, st, out);
 }
 
 /* instr() is SQLite's; PostgreSQL's is strpos() (its text comes with the pg driver). */
 static const struct db_sql list_sql = {{
     [DB_ENGINE_SQLITE] = "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
-                         "AND (?2 IS NULL OR status = ?2) AND (?3 <> 0 OR status = 'published') "
+                         "AND (?2 IS NULL OR status = ?2) AND (?3 <> 0 OR (" VISIBLE "?7)) "
                          "AND (?4 = 0 OR id < ?4) "
                          "AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0) "
                          "ORDER BY id DESC LIMIT ?6",
@@ -163,6 +174,9 @@ int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, i
     db_bind_int64(st, 4, q->before);
     db_bind_text(st, 5, q->search);
     db_bind_int64(st, 6, q->limit + 1); /* one more tells whether a next page exists */
+    char now[32];
+    store_time(0, now);
+    db_bind_text(st, 7, now);
     *items = json_array();
     *next = 0;
     int rc, n = 0;
@@ -187,11 +201,14 @@ int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, i
 int posts_published(struct db_conn *c, const char *kind, int page, int per_page, json_t **items,
                     int *more)
 {
+    char now[32];
+    store_time(0, now);
     struct db_stmt *st =
-        db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND status = 'published' "
+        db_prepare(c, "SELECT " COLUMNS " FROM posts WHERE kind = ?1 AND " VISIBLE "?4 "
                       "ORDER BY published_at DESC, id DESC LIMIT ?2 OFFSET ?3");
     if (!st)
         return -1;
+    db_bind_text(st, 4, now);
     db_bind_text(st, 1, kind);
     db_bind_int64(st, 2, per_page + 1);
     db_bind_int64(st, 3, (int64_t)(page - 1) * per_page);
@@ -211,6 +228,37 @@ int posts_published(struct db_conn *c, const char *kind, int page, int per_page,
         *items = NULL;
         return log_err("posts: published: %s", db_errmsg(c));
     }
+    return 0;
+}
+
+/* Both kinds through the listing index (kind, status, published_at): two seeks. */
+int posts_next_due(struct db_conn *c, int64_t *due)
+{
+    char now[32];
+    store_time(0, now);
+    struct db_stmt *st = db_prepare(
+        c, "SELECT min(t) FROM (SELECT min(published_at) AS t FROM posts WHERE kind = 'post' "
+           "AND status = 'published' AND published_at > ?1 UNION ALL "
+           "SELECT min(published_at) AS t FROM posts WHERE kind = 'page' "
+           "AND status = 'published' AND published_at > ?1) AS due");
+    if (!st)
+        return -1;
+    db_bind_text(st, 1, now);
+    *due = 0;
+    int rc = db_step(st);
+    if (rc == DB_ROW) {
+        const char *t = db_column_text(st, 0);
+        struct tm tm = {0};
+        if (t && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            *due = (int64_t)timegm(&tm);
+        }
+    }
+    db_reset(st);
+    if (rc < 0)
+        return log_err("posts: next due: %s", db_errmsg(c));
     return 0;
 }
 

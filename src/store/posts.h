@@ -5,6 +5,8 @@
  * A post is returned as a JSON object whose keys are the column names of DESIGN.md:
  * id, slug, title, body_md, kind ("post"|"page"), status ("draft"|"published"),
  * published_at, created_at, updated_at (ISO 8601 UTC text, published_at may be null).
+ * Public reads (include_drafts 0, posts_published) see a post only once it is published
+ * and its published_at has come: a later published_at schedules it.
  * The store never knows about HTTP: it returns 0/1 (found/not found) or -1, and writer
  * functions report a slug conflict through their argument, for the handler to map.
  *
@@ -41,6 +43,10 @@ int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, i
    site. *more is set when there is a next page. 0 or -1. */
 int posts_published(struct db_conn *c, const char *kind, int page, int per_page, json_t **items,
                     int *more);
+
+/* The earliest published_at still to come among published posts and pages (a scheduled
+   post), as seconds since the epoch in *due, or 0 when none is scheduled. 0 or -1. */
+int posts_next_due(struct db_conn *c, int64_t *due);
 
 /* A create or update, to run through the writer with posts_write as the function.
    `fields` holds the validated input (keys as in the model; absent keys are left as they
