@@ -47,6 +47,12 @@ struct db_stmt *db_prepare_sql(struct db_conn *c, const struct db_sql *q)
     return db_prepare(c, text ? text : q->text[DB_ENGINE_SQLITE]);
 }
 
+struct db_stmt *db_prepare_sql_insert(struct db_conn *c, const struct db_sql *q)
+{
+    const char *text = q->text[db_engine(c)];
+    return db_prepare_insert(c, text ? text : q->text[DB_ENGINE_SQLITE]);
+}
+
 struct db_stmt *db_prepare_once(struct db_conn *c, const char *sql)
 {
     return conn_driver(c)->prepare(c, sql, 0, 0);

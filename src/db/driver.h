@@ -3,7 +3,7 @@
  *
  * Store code (src/store/) is written once against this header; an engine answers through
  * a driver, a `struct db_driver` of function pointers (SQLite: db/sqlite.c; PostgreSQL
- * comes next). Store code sees two opaque types:
+ * db/pg.c). Store code sees two opaque types:
  *
  *   struct db_conn   one connection of some engine. It belongs to one thread at a time:
  *                    a reader between readers_acquire() and readers_release(), the writer's
@@ -101,6 +101,8 @@ struct db_stmt *db_prepare(struct db_conn *c, const char *sql);
 struct db_stmt *db_prepare_insert(struct db_conn *c, const char *sql);
 /* db_prepare() of q's text for c's engine. */
 struct db_stmt *db_prepare_sql(struct db_conn *c, const struct db_sql *q);
+/* db_prepare_insert() of q's text for c's engine. */
+struct db_stmt *db_prepare_sql_insert(struct db_conn *c, const struct db_sql *q);
 /* A statement prepared for one use (sql may be a temporary buffer): not cached, the
    caller releases it with db_finalize(). NULL on error (logged). */
 struct db_stmt *db_prepare_once(struct db_conn *c, const char *sql);

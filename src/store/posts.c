@@ -98,8 +98,7 @@ int posts_row_encode(struct buf *b, const struct post_row *r)
             continue; /* jansson refuses it as a string: row() leaves it out */
         if (buf_add(b, ",\"", 2) < 0 || buf_adds(b, text_names[i]) < 0 || buf_add(b, "\":", 2) < 0)
             return -1;
-        if (r->text[i] ? jsonenc_string(b, r->text[i], r->len[i]) < 0
-                       : buf_add(b, "null", 4) < 0)
+        if (r->text[i] ? jsonenc_string(b, r->text[i], r->len[i]) < 0 : buf_add(b, "null", 4) < 0)
             return -1;
     }
     return buf_addc(b, '}');
@@ -325,7 +324,7 @@ static const struct db_sql update_sql = {{
 static int insert(struct db_conn *c, struct post_write *w, const char *now, char *err,
                   size_t errlen)
 {
-    struct db_stmt *st = db_prepare_sql(c, &insert_sql);
+    struct db_stmt *st = db_prepare_sql_insert(c, &insert_sql);
     if (!st) {
         snprintf(err, errlen, "prepare: %s", db_errmsg(c));
         return -1;

@@ -32,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -231,3 +232,21 @@ class PostgresServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def main(argv):
+    """`python3 pg.py run -- CMD ARGS...`: runs CMD with a fresh server and database, their
+    URL in ONEFILE_TEST_PG_URL; exits with CMD's code (CTest's way to give a C test a real
+    PostgreSQL: tests/CMakeLists.txt, unit tests named test_pg_*)."""
+    if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
+        print("usage: pg.py run -- CMD [ARGS...]", file=sys.stderr)
+        return 2
+    with PostgresServer() as server:
+        url = server.create_database("onefile_test")
+        env = dict(os.environ, ONEFILE_TEST_PG_URL=url)
+        return subprocess.run(argv[2:], env=env, stdin=subprocess.DEVNULL,
+                              timeout=600).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
