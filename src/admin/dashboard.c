@@ -10,6 +10,7 @@
 
 #include "admin/samples.h"
 #include "core/clock.h"
+#include "core/dburl.h"
 #include "core/hist.h"
 #include "core/mem.h"
 #include "db/db.h"
@@ -30,14 +31,17 @@ static json_t *db_facts(struct request *r, struct db_conn *db)
     upkeep_facts(db, r->app->plan, &f);
     char last_check[64] = "never";
     schedule_runs_last_finished(db, "quick-check", last_check, sizeof(last_check));
-    return json_pack(
-        "{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s}", "path", cfg->db, "journal_mode",
-        f.journal_mode, "page_size", (json_int_t)f.page_size, "page_count",
-        (json_int_t)f.page_count, "freelist_count", (json_int_t)f.freelist_count, "file_bytes",
-        (json_int_t)db_file_size(cfg->db, ""), "wal_bytes",
-        (json_int_t)db_file_size(cfg->db, "-wal"), "busy_timeout_ms",
-        (json_int_t)cfg->busy_timeout_ms, "synchronous", cfg->synchronous, "migration_version",
-        (json_int_t)f.migration_version, "last_check", last_check);
+    char *masked = dburl_mask(cfg->db); /* a postgres:// URL may carry a password */
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s}", "path", masked, "journal_mode",
+                  f.journal_mode, "page_size", (json_int_t)f.page_size, "page_count",
+                  (json_int_t)f.page_count, "freelist_count", (json_int_t)f.freelist_count,
+                  "file_bytes", (json_int_t)db_file_size(cfg->db, ""), "wal_bytes",
+                  (json_int_t)db_file_size(cfg->db, "-wal"), "busy_timeout_ms",
+                  (json_int_t)cfg->busy_timeout_ms, "synchronous", cfg->synchronous,
+                  "migration_version", (json_int_t)f.migration_version, "last_check", last_check);
+    free(masked);
+    return o;
 }
 
 static json_t *writer_facts(struct request *r, json_t **origins)

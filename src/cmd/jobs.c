@@ -26,7 +26,9 @@
 #include "cmd/cmd.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/dburl.h"
 #include "db/db.h"
+#include "db/engine.h"
 #include "db/sqlite.h"
 #include "db/migrate.h"
 #include "jobs/cron.h"
@@ -175,10 +177,10 @@ static int show_schedule(const struct cmd_usage *u, const struct config *cfg, in
         goto out;
     }
     rc = 1;
-    if (access(cfg->db, F_OK) == 0) {
-        if (sqlite_conn_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
+    if (engine_is_postgres(cfg->db) || access(cfg->db, F_OK) == 0) {
+        if (engine_open(cfg->db, DB_READONLY, &dbo, &db) < 0)
             goto out;
-        if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
+        if (engine_has_migrations(db) <= 0) {
             db_conn_close(db);
             db = NULL;
         }
@@ -320,13 +322,15 @@ int cmd_jobs(int argc, char **argv)
         }
     }
     rc = 1;
-    if (sqlite_conn_open(cfg.db, is_retry ? DB_READWRITE : DB_READONLY, &dbo, &db) < 0)
+    if (engine_open(cfg.db, is_retry ? DB_READWRITE : DB_READONLY, &dbo, &db) < 0)
         goto out;
-    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
+    if (engine_has_migrations(db) <= 0) {
+        char *masked = dburl_mask(cfg.db);
         fprintf(stderr,
                 "onefile jobs: %s has no onefile schema yet: run `onefile migrate` "
                 "or start `onefile serve` first\n",
-                cfg.db);
+                masked);
+        free(masked);
         goto out;
     }
     if (is_retry) {

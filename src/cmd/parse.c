@@ -97,7 +97,8 @@ static const struct opt *find_opt(const struct opt *opts, const char *name, size
    for every other command that takes the configuration flags, with one line and exit 2,
    before the URL could be taken for a file name. Adding one: its name here, once it runs
    on PostgreSQL and tests/system prove it (docs/postgres.md lists them). */
-static const char *const postgres_commands[] = {"config"};
+static const char *const postgres_commands[] = {"config", "jobs",  "migrate",
+                                                "serve",  "token", "user"};
 
 static int runs_on_postgres(const char *name)
 {

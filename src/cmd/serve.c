@@ -20,12 +20,15 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "core/clock.h"
+#include "core/dburl.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "db/engine.h"
 #include "db/lock.h"
 #include "db/migrate.h"
 #include "db/readers.h"
@@ -111,15 +114,18 @@ int cmd_serve(int argc, char **argv)
                             "set ONEFILE_BASE_URL to the site's public URL: links in the "
                             "feed, the sitemap and rel=canonical, and the admin's origin "
                             "check use it"));
-    if (config_check_db_dir(&cfg, err, sizeof(err)) < 0) {
+    int pg = engine_is_postgres(cfg.db);
+    if (!pg && config_check_db_dir(&cfg, err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
         goto out;
     }
-    if (lock_acquire(&lock, cfg.db, "serve", err, sizeof(err)) < 0) {
+    /* a lock file beside a SQLite file; on PostgreSQL several instances may share the
+       database (docs/postgres.md says what they do not coordinate yet) */
+    if (!pg && lock_acquire(&lock, cfg.db, "serve", err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
         goto out;
     }
-    if (migrate_plan_load(&plan, cfg.migrations_dir, err, sizeof(err)) < 0) {
+    if (engine_plan_load(&plan, cfg.db, cfg.migrations_dir, err, sizeof(err)) < 0) {
         cmd_fail(&u, "%s", err);
         goto out;
     }
@@ -134,9 +140,9 @@ int cmd_serve(int argc, char **argv)
     ratelimit_init(&login_user, 10, (double)cfg.login_window_s / 10);
     rc = 1;
     int applied = 0;
-    if (sqlite_conn_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
+    if (engine_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
         goto out;
-    if (migrate_apply(sqlite_conn_handle(db), &plan, &applied) < 0) {
+    if (engine_migrate(db, &plan, &applied, NULL) < 0) {
         fprintf(stderr, "onefile serve: migrations failed (see above); not starting\n");
         goto out;
     }
@@ -193,9 +199,11 @@ int cmd_serve(int argc, char **argv)
     }
     app.server = srv;
     app.samples = samples_start(&app);
+    char *masked_db = dburl_mask(cfg.db); /* a postgres:// URL may carry a password */
     log_event(LOG_INFO, "listening",
-              json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", cfg.db, "migrations_applied",
-                        applied, "version", ONEFILE_VERSION));
+              json_pack("{s:s,s:s,s:i,s:s}", "url", cfg.listen, "db", masked_db,
+                        "migrations_applied", applied, "version", ONEFILE_VERSION));
+    free(masked_db);
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -216,7 +224,7 @@ int cmd_serve(int argc, char **argv)
     app.views = NULL;
     db = writer_stop(app.writer);
     app.writer = NULL;
-    rc = checkpoint_truncate(db, cfg.busy_timeout_ms) < 0 ? 1 : 0;
+    rc = !pg && checkpoint_truncate(db, cfg.busy_timeout_ms) < 0 ? 1 : 0;
 out:
     server_stop(srv);
     samples_stop(app.samples);

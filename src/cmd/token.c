@@ -11,7 +11,9 @@
 
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "core/dburl.h"
 #include "db/db.h"
+#include "db/engine.h"
 #include "db/migrate.h"
 #include "db/sqlite.h"
 #include "store/tokens.h"
@@ -61,14 +63,16 @@ int cmd_token(int argc, char **argv)
         goto out;
     }
     rc = 1;
-    if (sqlite_conn_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo,
-                         &db) < 0)
+    if (engine_open(cfg.db, strcmp(action, "list") == 0 ? DB_READONLY : DB_READWRITE, &dbo, &db) <
+        0)
         goto out;
-    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
+    if (engine_has_migrations(db) <= 0) {
+        char *masked = dburl_mask(cfg.db);
         fprintf(stderr,
                 "onefile token: %s has no onefile schema yet: run `onefile migrate` "
                 "or start `onefile serve` first\n",
-                cfg.db);
+                masked);
+        free(masked);
         goto out;
     }
     if (strcmp(action, "create") == 0) {

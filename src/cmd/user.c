@@ -15,7 +15,9 @@
 #include "admin/password.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "core/dburl.h"
 #include "db/db.h"
+#include "db/engine.h"
 #include "db/migrate.h"
 #include "db/sqlite.h"
 #include "store/users.h"
@@ -106,13 +108,15 @@ int cmd_user(int argc, char **argv)
         goto out;
     }
     rc = 1;
-    if (sqlite_conn_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
+    if (engine_open(cfg.db, list ? DB_READONLY : DB_READWRITE, &dbo, &db) < 0)
         goto out;
-    if (migrate_has_table(sqlite_conn_handle(db)) <= 0) {
+    if (engine_has_migrations(db) <= 0) {
+        char *masked = dburl_mask(cfg.db);
         fprintf(stderr,
                 "onefile user: %s has no onefile schema yet: run `onefile migrate` "
                 "or start `onefile serve` first\n",
-                cfg.db);
+                masked);
+        free(masked);
         goto out;
     }
     if (list) {

@@ -25,6 +25,7 @@
 #define BOOLOID 16
 #define BYTEAOID 17
 #define INT8OID 20
+#define TEXTOID 25
 #define INT2OID 21
 #define INT4OID 23
 #define OIDOID 26
@@ -56,7 +57,9 @@ struct pg_conn {
     struct pg_stmt **stmts;
     size_t n, cap;
     unsigned next_name;
-    int64_t changes;
+    int64_t changes, total_changes;
+    long lock_ms;  /* lock_timeout, set again after a reconnect */
+    int read_only; /* DB_READONLY: sessions read-only, set again after a reconnect */
     char err[512];
 };
 
@@ -292,6 +295,42 @@ static struct pg_stmt *cache_find(struct pg_conn *c, const char *sql)
     return s;
 }
 
+/* PQprepare of text as s->name. A parameter whose type PostgreSQL cannot settle from its
+   first use (`?2 IS NULL OR kind = ?2`: SQLSTATE 42P08 or 42P18, "could not determine
+   data type of parameter $2") is declared text and the prepare tried again: SQLite's
+   untyped parameters carry text in those places of onefile's SQL, and every value is sent
+   in a form text accepts. */
+static PGresult *prepare_typed(struct pg_conn *c, struct pg_stmt *s, const char *text)
+{
+    Oid *types = s->nparams ? xcalloc((size_t)s->nparams, sizeof(*types)) : NULL;
+    PGresult *res = NULL;
+    /* inside a transaction (the writer's) a failed attempt would abort it: each attempt
+       gets a savepoint (first prepares on a connection only) */
+    int in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    for (int tries = 0; tries <= s->nparams; tries++) {
+        PQclear(res);
+        if (in_tx)
+            PQclear(PQexec(c->pg, "SAVEPOINT onefile_prepare"));
+        res = PQprepare(c->pg, s->name, text, s->nparams, types);
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        int retry = state && (strcmp(state, "42P18") == 0 || strcmp(state, "42P08") == 0);
+        if (in_tx && state)
+            PQclear(PQexec(c->pg, "ROLLBACK TO SAVEPOINT onefile_prepare"));
+        if (in_tx)
+            PQclear(PQexec(c->pg, "RELEASE SAVEPOINT onefile_prepare"));
+        if (!retry)
+            break;
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *dollar = msg ? strrchr(msg, '$') : NULL;
+        int k = dollar ? atoi(dollar + 1) : 0;
+        if (k < 1 || k > s->nparams || types[k - 1] != 0)
+            break;
+        types[k - 1] = TEXTOID;
+    }
+    free(types);
+    return res;
+}
+
 static struct db_stmt *prepare(struct db_conn *conn, const char *sql, int flags, int cached)
 {
     struct pg_conn *c = pconn(conn);
@@ -323,7 +362,7 @@ static struct db_stmt *prepare(struct db_conn *conn, const char *sql, int flags,
     s->lengths = xcalloc(np, sizeof(*s->lengths));
     s->formats = xcalloc(np, sizeof(*s->formats));
     s->num = xcalloc(np, sizeof(*s->num));
-    PGresult *res = PQprepare(c->pg, s->name, text, 0, NULL);
+    PGresult *res = prepare_typed(c, s, text);
     free(text);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         result_error(c, res);
@@ -425,8 +464,10 @@ static int bind_null(struct db_stmt *st, int i)
 static void count_changes(struct pg_conn *c, PGresult *res)
 {
     const char *n = PQcmdTuples(res);
-    if (n && *n)
+    if (n && *n) {
         c->changes = strtoll(n, NULL, 10);
+        c->total_changes += c->changes;
+    }
 }
 
 static int step(struct db_stmt *st)
@@ -683,6 +724,17 @@ const struct db_driver pg_driver = {
     .close = conn_close,
 };
 
+/* The server's NOTICEs ("relation ... already exists, skipping") are not errors; libpq
+   would print them raw on stderr, between onefile's JSON log lines. */
+static void notice(void *arg, const char *msg)
+{
+    (void)arg;
+    char line[512];
+    snprintf(line, sizeof(line), "%s", msg);
+    line[strcspn(line, "\n")] = '\0';
+    log_event(LOG_DEBUG, "postgres notice", json_pack("{s:s}", "message", line));
+}
+
 /* SHOW name into out; 0 or -1 with the reason in c->err. */
 static int show(struct pg_conn *c, const char *name, char *out, size_t outlen)
 {
@@ -754,7 +806,10 @@ int pg_conn_open(const char *url, enum db_mode mode, const struct db_options *o,
         log_err("db: cannot connect to %s: %s", masked, c->err);
         goto out;
     }
+    PQsetNoticeProcessor(c->pg, notice, NULL);
     long lock_ms = o ? o->busy_timeout_ms : 5000;
+    c->lock_ms = lock_ms;
+    c->read_only = mode == DB_READONLY;
     snprintf(sql, sizeof(sql), "SET lock_timeout = %ld", lock_ms);
     if (execute((struct db_conn *)(void *)c, sql) < 0 ||
         (mode == DB_READONLY &&
@@ -787,4 +842,57 @@ PGconn *pg_conn_handle(struct db_conn *c)
 int pg_conn_ok(struct db_conn *c)
 {
     return PQstatus(pconn(c)->pg) == CONNECTION_OK;
+}
+
+int pg_conn_in_transaction(struct db_conn *c)
+{
+    PGTransactionStatusType t = PQtransactionStatus(pconn(c)->pg);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+int pg_conn_transaction_failed(struct db_conn *c)
+{
+    return PQtransactionStatus(pconn(c)->pg) == PQTRANS_INERROR;
+}
+
+int64_t pg_conn_total_changes(struct db_conn *c)
+{
+    return pconn(c)->total_changes;
+}
+
+void pg_conn_reset_all(struct db_conn *c)
+{
+    struct pg_conn *p = pconn(c);
+    for (size_t i = 0; i < p->n; i++)
+        clear_result(p->stmts[i]);
+}
+
+int pg_conn_tidy(struct db_conn *conn)
+{
+    struct pg_conn *c = pconn(conn);
+    pg_conn_reset_all(conn);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        /* the server's prepared statements went with the session: forget them */
+        for (size_t i = 0; i < c->n; i++)
+            stmt_free(c->stmts[i]);
+        c->n = 0;
+        PQreset(c->pg);
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            set_err(c, PQerrorMessage(c->pg));
+            mark_lost(c);
+            return DB_EIO;
+        }
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET lock_timeout = %ld", c->lock_ms);
+        if (execute(conn, sql) < 0 ||
+            (c->read_only &&
+             execute(conn, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY") < 0))
+            return DB_EIO;
+        return 1;
+    }
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        execute(conn, "ROLLBACK");
+        return 2;
+    }
+    return 0;
 }

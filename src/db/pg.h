@@ -54,4 +54,16 @@ char *pg_translate(const char *sql, int insert, int *nparams, char *err, size_t 
 /* Whether c's connection to the server is still up (a reader or writer that lost it opens
    a new one). */
 int pg_conn_ok(struct db_conn *c);
+/* Engine code (the writer, the readers): whether a transaction is open (or failed: an
+   error inside it makes PostgreSQL refuse everything until ROLLBACK [TO SAVEPOINT]); the
+   rows changed by every statement since the connection opened; every statement reset. */
+int pg_conn_in_transaction(struct db_conn *c);
+int pg_conn_transaction_failed(struct db_conn *c);
+int64_t pg_conn_total_changes(struct db_conn *c);
+void pg_conn_reset_all(struct db_conn *c);
+/* After a request (readers_release): every statement reset; an open transaction rolled
+   back (2); a lost connection opened again, its statement cache emptied (1, or DB_EIO
+   when the server is still unreachable: the next query fails and tidy tries again).
+   0 when there was nothing to do. */
+int pg_conn_tidy(struct db_conn *c);
 #endif

@@ -11,7 +11,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/readers.h"
+#include "db/pg.h"
 #include "db/sqlite.h"
+#include "core/dburl.h"
 
 int readers_open(struct readers *rs, const char *path, size_t n, const struct db_options *o)
 {
@@ -21,7 +23,9 @@ int readers_open(struct readers *rs, const char *path, size_t n, const struct db
     rs->all = xcalloc(n, sizeof(*rs->all));
     rs->idle = xcalloc(n, sizeof(*rs->idle));
     for (size_t i = 0; i < n; i++) {
-        if (sqlite_conn_open(path, DB_READONLY, o, &rs->all[i]) < 0) {
+        int rc = dburl_is_postgres(path) ? pg_conn_open(path, DB_READONLY, o, &rs->all[i])
+                                         : sqlite_conn_open(path, DB_READONLY, o, &rs->all[i]);
+        if (rc < 0) {
             rs->n = i;
             readers_close(rs);
             return -1;
@@ -59,7 +63,7 @@ struct db_conn *readers_acquire(struct readers *rs)
     return c;
 }
 
-void readers_release(struct readers *rs, struct db_conn *c)
+static void tidy_sqlite(struct db_conn *c)
 {
     sqlite3 *db = sqlite_conn_handle(c);
     for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
@@ -68,6 +72,27 @@ void readers_release(struct readers *rs, struct db_conn *c)
         log_warn("readers: a handler left a transaction open; rolled back");
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
+}
+
+/* PostgreSQL: the same, and a connection the server dropped is opened again here, so
+   one lost session costs the request that met it, not every later one. */
+static void tidy_pg(struct db_conn *c)
+{
+    int rc = pg_conn_tidy(c);
+    if (rc == 2)
+        log_warn("readers: a handler left a transaction open; rolled back");
+    else if (rc == 1)
+        log_warn("readers: the connection to PostgreSQL was lost; reconnected");
+    else if (rc < 0)
+        log_err("readers: %s", db_errmsg(c));
+}
+
+void readers_release(struct readers *rs, struct db_conn *c)
+{
+    if (db_engine(c) == DB_ENGINE_POSTGRES)
+        tidy_pg(c);
+    else
+        tidy_sqlite(c);
     pthread_mutex_lock(&rs->mu);
     rs->idle[rs->nidle++] = c;
     pthread_cond_signal(&rs->cv);

@@ -33,12 +33,13 @@ struct readers {
     struct db_conn **all;  /* every connection, for close */
     struct db_conn **idle; /* stack of free connections */
     size_t n, nidle;
-    uint64_t acquires;  /* under mu */
-    uint64_t waits;     /* acquires that had to wait */
-    uint64_t wait_us;   /* total time spent waiting */
+    uint64_t acquires; /* under mu */
+    uint64_t waits;    /* acquires that had to wait */
+    uint64_t wait_us;  /* total time spent waiting */
 };
 
-/* Opens n read-only connections on path (which must exist, in WAL mode).
+/* Opens n read-only connections on path (which must exist, in WAL mode), or on the
+   PostgreSQL database of a postgres:// URL (db/pg.h; sessions read-only).
    0, or -1 logged (nothing left open). */
 int readers_open(struct readers *rs, const char *path, size_t n, const struct db_options *o);
 /* Closes every connection; all must have been released. */

@@ -8,6 +8,7 @@
 
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/pg_migrate.h"
 #include "db/sqlite.h"
 
 static int unsupported(struct db_conn *c, char *err, size_t errlen)
@@ -78,8 +79,14 @@ int upkeep_quick_check(struct db_conn *c, char *msg, size_t msglen)
 void upkeep_facts(struct db_conn *c, const struct migration_plan *plan, struct upkeep_facts *f)
 {
     memset(f, 0, sizeof(*f));
-    if (db_engine(c) != DB_ENGINE_SQLITE)
+    if (db_engine(c) != DB_ENGINE_SQLITE) {
+        json_t *st = NULL;
+        if (pg_migrate_status(c, plan, &st) == 0) {
+            f->migration_version = json_integer_value(json_object_get(st, "version"));
+            json_decref(st);
+        }
         return;
+    }
     sqlite3 *db = sqlite_conn_handle(c);
     db_query_text(db, "PRAGMA journal_mode", f->journal_mode, sizeof(f->journal_mode));
     db_query_int(db, "PRAGMA page_size", &f->page_size);
@@ -96,6 +103,11 @@ int upkeep_ready(struct db_conn *c, const struct migration_plan *plan, struct up
 {
     memset(r, 0, sizeof(*r));
     r->synchronous = r->foreign_keys = -1;
+    if (db_engine(c) == DB_ENGINE_POSTGRES) {
+        /* no pragmas: PostgreSQL's durability and foreign keys are not per connection */
+        snprintf(r->journal_mode, sizeof(r->journal_mode), "postgres");
+        return pg_migrate_status(c, plan, &r->status);
+    }
     if (db_engine(c) != DB_ENGINE_SQLITE)
         return -1;
     sqlite3 *db = sqlite_conn_handle(c);

@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "db/db.h"
+#include "db/pg.h"
 #include "db/sqlite.h"
 #include "db/writer.h"
 
@@ -71,7 +72,7 @@ struct async_item {
 
 struct writer {
     struct db_conn *conn; /* what writer functions are given */
-    sqlite3 *db;          /* its SQLite handle: transactions, checkpoints */
+    sqlite3 *db;          /* its SQLite handle (transactions, checkpoints), NULL on PostgreSQL */
     struct writer_options o;
     long busy_timeout_ms;
     pthread_t thread;
@@ -83,9 +84,9 @@ struct writer {
     atomic_uint_fast64_t data_version;
 
     /* writer thread only */
-    sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+    sqlite3_stmt *tx[6]; /* SQLite: the statements of enum tx_op, prepared once */
     long long wal_frames, frames_at_checkpoint;
-    sqlite3_int64 changes_seen;
+    int64_t changes_seen;
     int64_t last_commit_us;
     int wal_dirty; /* something to truncate when idle */
 };
@@ -118,6 +119,62 @@ static int step(struct writer *w, sqlite3_stmt *st, char *err, size_t errlen)
     return -1;
 }
 
+/* The transaction statements; on SQLite prepared once (w->tx), on PostgreSQL sent as
+   they are (db_execute: one round trip each, no parse worth caching). */
+enum tx_op { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO };
+static const char *const tx_sql[][2] = {
+    {"BEGIN IMMEDIATE", "BEGIN"},
+    {"COMMIT", "COMMIT"},
+    {"ROLLBACK", "ROLLBACK"},
+    {"SAVEPOINT onefile_write", "SAVEPOINT onefile_write"},
+    {"RELEASE onefile_write", "RELEASE onefile_write"},
+    {"ROLLBACK TO onefile_write", "ROLLBACK TO onefile_write"},
+};
+
+static int tx(struct writer *w, enum tx_op op, char *err, size_t errlen)
+{
+    if (w->db)
+        return step(w, w->tx[op], err, errlen);
+    char msg[256];
+    if (db_execute(w->conn, tx_sql[op][1], msg, sizeof(msg)) == 0)
+        return 0;
+    if (err)
+        snprintf(err, errlen, "%s: %s", tx_sql[op][1], msg);
+    return -1;
+}
+
+/* Whether the writer's transaction is open (on PostgreSQL: or failed, waiting for a
+   rollback). */
+static int in_tx(struct writer *w)
+{
+    return w->db ? !sqlite3_get_autocommit(w->db) : pg_conn_in_transaction(w->conn);
+}
+
+/* PostgreSQL only: an error inside the transaction refused everything after it until a
+   ROLLBACK (TO SAVEPOINT); SQLite goes on after a failed statement. */
+static int tx_failed(struct writer *w)
+{
+    return w->db ? 0 : pg_conn_transaction_failed(w->conn);
+}
+
+static int64_t total_changes(struct writer *w)
+{
+    return w->db ? (int64_t)sqlite3_total_changes64(w->db) : pg_conn_total_changes(w->conn);
+}
+
+/* A statement a write left mid-way is reset (an idle one costs nothing to skip, and the
+   connection keeps every statement any write ever cached). */
+static void reset_strays(struct writer *w)
+{
+    if (!w->db) {
+        pg_conn_reset_all(w->conn);
+        return;
+    }
+    for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
+        if (sqlite3_stmt_busy(s))
+            sqlite3_reset(s);
+}
+
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 {
     (void)db;
@@ -130,6 +187,8 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 static void checkpoint(struct writer *w, int mode)
 {
     int log_frames = 0, done = 0;
+    if (!w->db) /* PostgreSQL checkpoints itself */
+        return;
     if (mode == SQLITE_CHECKPOINT_TRUNCATE) /* never wait for readers: try again later */
         sqlite3_busy_handler(w->db, NULL, NULL);
     int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, mode, &log_frames, &done);
@@ -200,9 +259,9 @@ static int restart(struct writer *w, struct item *batch, struct item *it, const 
     it->rc = -1;
     snprintf(it->err, it->errlen, "%s", why);
     log_err("writer: %s: %s", it->origin, why);
-    if (!sqlite3_get_autocommit(w->db))
-        step(w, w->rollback, NULL, 0);
-    if (step(w, w->begin, msg, sizeof(msg)) < 0) {
+    if (in_tx(w))
+        tx(w, TX_ROLLBACK, NULL, 0);
+    if (tx(w, TX_BEGIN, msg, sizeof(msg)) < 0) {
         fail_all(it->next, WRITER_ECOMMIT, msg);
         return 1;
     }
@@ -213,7 +272,11 @@ static int restart(struct writer *w, struct item *batch, struct item *it, const 
 static int run_batch(struct writer *w, struct item *batch)
 {
     char msg[512];
-    if (step(w, w->begin, msg, sizeof(msg)) < 0) {
+    /* PostgreSQL: a connection the server dropped (restart, failover) failed the batch
+       that met it; it is opened again for this one */
+    if (!w->db && !pg_conn_ok(w->conn) && pg_conn_tidy(w->conn) == 1)
+        log_warn("writer: the connection to PostgreSQL was lost; reconnected");
+    if (tx(w, TX_BEGIN, msg, sizeof(msg)) < 0) {
         for (struct item *it = batch; it; it = it->next)
             it->rc = 0;
         fail_all(batch, WRITER_ECOMMIT, msg);
@@ -221,28 +284,26 @@ static int run_batch(struct writer *w, struct item *batch)
     }
     for (struct item *it = batch; it; it = it->next) {
         int64_t t0 = clock_mono_us();
-        int atomic = (it->flags & WRITER_ATOMIC) != 0;
-        sqlite3_int64 changes = sqlite3_total_changes64(w->db);
-        if (!atomic && step(w, w->savepoint, msg, sizeof(msg)) < 0) {
+        /* on PostgreSQL every write gets its savepoint: any error there aborts the whole
+           transaction, which only ROLLBACK TO can take back */
+        int atomic = (it->flags & WRITER_ATOMIC) != 0 && w->db;
+        int64_t changes = total_changes(w);
+        if (!atomic && tx(w, TX_SAVEPOINT, msg, sizeof(msg)) < 0) {
             it->rc = -1;
             snprintf(it->err, it->errlen, "%s", msg);
             continue;
         }
         it->err[0] = '\0';
         it->rc = it->fn(w->conn, it->arg, it->err, it->errlen) < 0 ? -1 : 0;
-        /* a statement the write left mid-way is reset (an idle one costs nothing to skip,
-           and the connection keeps every statement any write ever cached) */
-        for (sqlite3_stmt *s = sqlite3_next_stmt(w->db, NULL); s; s = sqlite3_next_stmt(w->db, s))
-            if (sqlite3_stmt_busy(s))
-                sqlite3_reset(s);
-        if (sqlite3_get_autocommit(w->db)) {
+        reset_strays(w);
+        if (!in_tx(w)) {
             /* the write ended the transaction itself (COMMIT or ROLLBACK): whether the
                writes before it in this batch are in the file is unknown */
             if (restart(w, batch, it, "a write must not end the writer's transaction")) {
                 it->tx_us = clock_mono_us() - t0;
                 return 1;
             }
-        } else if (it->rc < 0 && atomic && sqlite3_total_changes64(w->db) != changes) {
+        } else if (it->rc < 0 && atomic && (total_changes(w) != changes || tx_failed(w))) {
             /* no savepoint to go back to: only the whole transaction can undo it */
             if (restart(w, batch, it, "an atomic write failed after changing the database")) {
                 it->tx_us = clock_mono_us() - t0;
@@ -250,20 +311,20 @@ static int run_batch(struct writer *w, struct item *batch)
             }
         } else if (it->rc < 0) {
             if (!it->err[0])
-                snprintf(it->err, it->errlen, "write failed: %s", sqlite3_errmsg(w->db));
+                snprintf(it->err, it->errlen, "write failed: %s", db_errmsg(w->conn));
             if (!atomic) {
-                step(w, w->rollback_to, NULL, 0);
-                step(w, w->release, NULL, 0);
+                tx(w, TX_ROLLBACK_TO, NULL, 0);
+                tx(w, TX_RELEASE, NULL, 0);
             }
-        } else if (!atomic && step(w, w->release, msg, sizeof(msg)) < 0) {
+        } else if (!atomic && tx(w, TX_RELEASE, msg, sizeof(msg)) < 0) {
             it->rc = -1;
             snprintf(it->err, it->errlen, "%s", msg);
         }
         it->tx_us = clock_mono_us() - t0;
     }
-    if (step(w, w->commit, msg, sizeof(msg)) < 0) {
-        if (!sqlite3_get_autocommit(w->db))
-            step(w, w->rollback, NULL, 0);
+    if (tx(w, TX_COMMIT, msg, sizeof(msg)) < 0) {
+        if (in_tx(w))
+            tx(w, TX_ROLLBACK, NULL, 0);
         log_err("writer: %s", msg);
         fail_all(batch, WRITER_ECOMMIT, msg);
         return 1;
@@ -390,8 +451,8 @@ static void *writer_main(void *arg)
 
         int64_t t0 = clock_mono_us();
         int commit_failed = run_batch(w, batch);
-        if (sqlite3_total_changes64(w->db) != w->changes_seen) { /* something was written */
-            w->changes_seen = sqlite3_total_changes64(w->db);
+        if (total_changes(w) != w->changes_seen) { /* something was written */
+            w->changes_seen = total_changes(w);
             atomic_fetch_add(&w->data_version, 1);
         }
         int64_t commit_us = clock_mono_us() - t0;
@@ -424,7 +485,7 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 struct writer *writer_start(struct db_conn *conn, const struct writer_options *o)
 {
     struct writer *w = xcalloc(1, sizeof(*w));
-    sqlite3 *db = sqlite_conn_handle(conn);
+    sqlite3 *db = db_engine(conn) == DB_ENGINE_SQLITE ? sqlite_conn_handle(conn) : NULL;
     w->conn = conn;
     w->db = db;
     w->o = *o;
@@ -438,13 +499,11 @@ struct writer *writer_start(struct db_conn *conn, const struct writer_options *o
     hist_init(&w->st.batch_size, batch_bounds, NELEM(batch_bounds));
     hist_init(&w->st.latency, latency_bounds, NELEM(latency_bounds));
     hist_init(&w->st.commit_time, latency_bounds, NELEM(latency_bounds));
-    w->begin = prepare(db, "BEGIN IMMEDIATE");
-    w->commit = prepare(db, "COMMIT");
-    w->rollback = prepare(db, "ROLLBACK");
-    w->savepoint = prepare(db, "SAVEPOINT onefile_write");
-    w->release = prepare(db, "RELEASE onefile_write");
-    w->rollback_to = prepare(db, "ROLLBACK TO onefile_write");
-    sqlite3_wal_hook(db, wal_hook, w); /* also turns SQLite's auto-checkpoint off */
+    if (db) {
+        for (size_t i = 0; i < NELEM(w->tx); i++)
+            w->tx[i] = prepare(db, tx_sql[i][0]);
+        sqlite3_wal_hook(db, wal_hook, w); /* also turns SQLite's auto-checkpoint off */
+    }
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         fprintf(stderr, "writer: cannot start its thread\n");
         abort();
@@ -536,13 +595,11 @@ struct db_conn *writer_stop(struct writer *w)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     struct db_conn *conn = w->conn;
-    sqlite3_wal_hook(w->db, NULL, NULL);
-    sqlite3_finalize(w->begin);
-    sqlite3_finalize(w->commit);
-    sqlite3_finalize(w->rollback);
-    sqlite3_finalize(w->savepoint);
-    sqlite3_finalize(w->release);
-    sqlite3_finalize(w->rollback_to);
+    if (w->db) {
+        sqlite3_wal_hook(w->db, NULL, NULL);
+        for (size_t i = 0; i < NELEM(w->tx); i++)
+            sqlite3_finalize(w->tx[i]);
+    }
     pthread_cond_destroy(&w->more);
     pthread_mutex_destroy(&w->mu);
     free(w);

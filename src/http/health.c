@@ -7,8 +7,10 @@
  * only that it was at start-up. It answers 503 with the same JSON when a check fails
  * or the server is stopping.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/dburl.h"
 #include "core/clock.h"
 #include "http/app.h"
 #include "http/request.h"
@@ -47,7 +49,7 @@ static int readyz(struct request *r)
     size_t pending = st ? json_array_size(json_object_get(st, "pending")) : 0;
     if (!ok)
         json_array_append_new(problems, json_string("cannot read the database"));
-    if (ok && strcmp(jm, "wal") != 0)
+    if (ok && strcmp(jm, "wal") != 0 && strcmp(jm, "postgres") != 0)
         json_array_append_new(problems, json_string("journal_mode is not wal"));
     if (pending)
         json_array_append_new(problems, json_string("migrations pending"));
@@ -63,7 +65,9 @@ static int readyz(struct request *r)
 
     json_object_set_new(out, "ready", json_boolean(ready));
     json_object_set_new(out, "db_open", json_boolean(ok));
-    json_object_set_new(out, "db", json_string(app->cfg->db));
+    char *masked = dburl_mask(app->cfg->db); /* a postgres:// URL may carry a password */
+    json_object_set_new(out, "db", json_string(masked));
+    free(masked);
     json_object_set_new(out, "journal_mode", json_string(jm));
     /* SQLite's handler is replaced by db.c's counting one: report the budget it keeps */
     json_object_set_new(out, "busy_timeout_ms", json_integer(app->cfg->busy_timeout_ms));

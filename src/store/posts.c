@@ -153,13 +153,18 @@ int posts_get_by_slug(struct db_conn *c, const char *slug, const char *kind, int
     return one(c, st, out);
 }
 
-/* instr() is SQLite's; PostgreSQL's is strpos() (its text comes with the pg driver). */
+/* instr() is SQLite's; PostgreSQL's is strpos(). */
 static const struct db_sql list_sql = {{
     [DB_ENGINE_SQLITE] = "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
                          "AND (?2 IS NULL OR status = ?2) AND (?3 <> 0 OR (" VISIBLE "?7)) "
                          "AND (?4 = 0 OR id < ?4) "
                          "AND (?5 IS NULL OR instr(lower(title), lower(?5)) > 0) "
                          "ORDER BY id DESC LIMIT ?6",
+    [DB_ENGINE_POSTGRES] = "SELECT " COLUMNS " FROM posts WHERE (?1 IS NULL OR kind = ?1) "
+                           "AND (?2 IS NULL OR status = ?2) AND (?3 <> 0 OR status = 'published') "
+                           "AND (?4 = 0 OR id < ?4) "
+                           "AND (?5 IS NULL OR strpos(lower(title), lower(?5)) > 0) "
+                           "ORDER BY id DESC LIMIT ?6",
 }};
 
 int posts_list(struct db_conn *c, const struct posts_query *q, json_t **items, int64_t *next)

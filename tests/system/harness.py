@@ -4,7 +4,16 @@ sanitizer report. Python standard library only.
 
 Every server a test starts listens on 127.0.0.1, is waited for with a bounded loop, and
 is stopped (SIGTERM, then SIGKILL after a deadline) when the test ends.
+
+The engine is a parameter: ONEFILE_TEST_ENGINE=postgres (tests/CMakeLists.txt registers
+the core system tests a second time with it, as system/pg/<name>) makes TestCase start one
+real PostgreSQL for the test program (pg.py, stopped when the program exits) and give each
+test a fresh database on it: self.db is then its postgres:// URL instead of a file path.
+Tests read the database through self.sql(), which works on both; a test that is about
+SQLite itself (the file, WAL, checkpoints, backups of the file) is marked
+@sqlite_only("why") and is skipped, with its reason, on PostgreSQL.
 """
+import atexit
 import http.client
 import json
 import os
@@ -14,6 +23,27 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+ENGINE = os.environ.get("ONEFILE_TEST_ENGINE", "sqlite")
+if ENGINE not in ("sqlite", "postgres"):
+    raise SystemExit("ONEFILE_TEST_ENGINE must be sqlite or postgres, not %r" % ENGINE)
+_pg_server = None
+_pg_count = 0
+
+
+def postgres_server():
+    """The program's one PostgreSQL (started on first use, stopped at exit)."""
+    global _pg_server
+    if _pg_server is None:
+        import pg
+        _pg_server = pg.PostgresServer()
+        atexit.register(_pg_server.stop)
+    return _pg_server
+
+
+def sqlite_only(why):
+    """Marks a test that is about SQLite itself: skipped on the postgres engine."""
+    return unittest.skipIf(ENGINE == "postgres", "SQLite only: " + why)
 
 BIN = os.environ.get("ONEFILE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "onefile")
@@ -50,8 +80,11 @@ def free_port():
 class Server:
     """A running `onefile serve`. Use as a context manager or call stop()."""
 
-    def __init__(self, db, extra_args=(), env=None, wait=True):
+    def __init__(self, db, extra_args=(), env=None, wait=True, log_dir=None):
         self.db = db
+        # beside the data directory (serve creates that directory itself); a URL has none
+        self.log_dir = log_dir or (tempfile.gettempdir() if "://" in db else os.path.dirname(
+            os.path.dirname(os.path.abspath(db))))
         self.env = env or clean_env()
         self.extra_args = list(extra_args)
         self.stderr_file = None
@@ -63,9 +96,7 @@ class Server:
         """Starts serve on a free port. Another test running in parallel may grab the same
         port between free_port() and serve's bind: wait_ready() then starts again."""
         self.port = free_port()
-        # beside the data directory: serve creates that directory itself
-        self.stderr_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.db))),
-                                        "serve-%d.log" % self.port)
+        self.stderr_path = os.path.join(self.log_dir, "serve-%d.log" % self.port)
         if self.stderr_file and not self.stderr_file.closed:
             self.stderr_file.close()
         self.stderr_file = open(self.stderr_path, "w+")
@@ -162,6 +193,13 @@ class TestCase(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory(prefix="onefile-test-")
         self.dir = self._tmp.name
         self.db = os.path.join(self.dir, "data", "onefile.db")
+        self.engine = ENGINE
+        if ENGINE == "postgres":
+            global _pg_count
+            _pg_count += 1
+            self.pg = postgres_server()
+            self.pg_dbname = "t%d_%d" % (os.getpid(), _pg_count)
+            self.db = self.pg.create_database(self.pg_dbname)
         self.servers = []
 
     def tearDown(self):
@@ -169,7 +207,34 @@ class TestCase(unittest.TestCase):
             s.stop(sig=signal.SIGKILL)
         self._tmp.cleanup()
 
+    def other_db(self, name):
+        """A second, empty database of the test's engine (a file path, or a new database on
+        the test's PostgreSQL as its URL)."""
+        if self.engine == "postgres":
+            return self.pg.create_database("%s_%s" % (self.pg_dbname, name))
+        return os.path.join(self.dir, name, "site.db")
+
+    def sql(self, query, db=None):
+        """Runs query (no parameters) on db (default self.db), on either engine: the rows
+        of a SELECT as a list of tuples, [] for anything else (committed)."""
+        db = db or self.db
+        is_select = query.lstrip().upper().startswith(("SELECT", "WITH"))
+        if self.engine == "postgres":
+            dbname = db.split("?")[0].rsplit("/", 1)[1]
+            if not is_select:
+                self.pg.psql(dbname, query.rstrip().rstrip(";") + ";")
+                return []
+            return [tuple(r.values()) for r in self.pg.query_json(dbname, query)]
+        import sqlite3
+        con = sqlite3.connect(db, timeout=10)
+        try:
+            with con:
+                return [tuple(r) for r in con.execute(query).fetchall()]
+        finally:
+            con.close()
+
     def serve(self, *args, **kw):
+        kw.setdefault("log_dir", self.dir)
         s = Server(kw.pop("db", self.db), extra_args=args, **kw)
         self.servers.append(s)
         return s

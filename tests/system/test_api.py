@@ -4,7 +4,6 @@ a write inside its own transaction), malformed JSON bodies, unicode slugs, ETag
 revalidation, and the page-view / last-use writes."""
 import json
 import os
-import sqlite3
 import time
 import unittest
 
@@ -231,9 +230,7 @@ class ApiTest(harness.TestCase):
         # its last use was recorded (asynchronously, through the writer)
         deadline = time.time() + 5
         while time.time() < deadline:
-            con = sqlite3.connect(self.db)
-            used = con.execute("SELECT last_used_at FROM api_tokens WHERE name='tests'").fetchone()
-            con.close()
+            used = self.sql("SELECT last_used_at FROM api_tokens WHERE name='tests'")[0]
             if used[0]:
                 break
             time.sleep(0.1)
@@ -257,21 +254,18 @@ class ApiTest(harness.TestCase):
                              (method, p))
             self.assertEqual(self.call(method, p, body, raw=raw, headers=h)[0], want, (method, p))
         # the token's last use is noted by the write itself, committed with it
-        con = sqlite3.connect(self.db)
-        con.execute("UPDATE api_tokens SET last_used_at = NULL")
-        con.commit()
+        self.sql("UPDATE api_tokens SET last_used_at = NULL")
         status, _, out = self.call("PATCH", path, {"title": "Kept, renamed"})
         self.assertEqual(status, 200, out)
         self.assertEqual(out["title"], "Kept, renamed")
-        used = con.execute("SELECT last_used_at FROM api_tokens WHERE name='tests'").fetchone()
+        used = self.sql("SELECT last_used_at FROM api_tokens WHERE name='tests'")[0]
         self.assertIsNotNone(used[0])
         # revoked by another process: no write gets through, and nothing changed
         self.assertEqual(run(["token", "revoke", "tests", "--db", self.db]).returncode, 0)
         self.assertEqual(self.call("PATCH", path, {"title": "stolen"})[0], 401)
         self.assertEqual(self.call("DELETE", path)[0], 401)
         self.assertEqual(self.call("POST", "/api/v1/posts", {"title": "stolen"})[0], 401)
-        rows = con.execute("SELECT title FROM posts").fetchall()
-        con.close()
+        rows = self.sql("SELECT title FROM posts")
         self.assertEqual(rows, [("Kept, renamed",)])
 
     def test_token_command_errors(self):
@@ -286,7 +280,7 @@ class ApiTest(harness.TestCase):
         self.assertEqual(r.stdout, "")
         r = run(["token", "revoke", "nobody", "--db", self.db])
         self.assertEqual(r.returncode, 1)
-        hashes = sqlite3.connect(self.db).execute("SELECT token_hash FROM api_tokens").fetchall()
+        hashes = self.sql("SELECT token_hash FROM api_tokens")
         self.assertNotIn(self.token, [h for (h,) in hashes])  # stored hashed only
 
 

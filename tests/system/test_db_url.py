@@ -14,9 +14,12 @@ URL = ("postgres://app:hunter2-secret@db1.internal:5432,db2.internal:5433/site"
        "?target_session_attrs=read-write&connect_timeout=5")
 # every command that takes --db but does not run on PostgreSQL yet, with arguments that
 # would otherwise make it act
-SQLITE_ONLY = [["serve"], ["migrate"], ["migrate", "--status"], ["check"], ["profile"],
-               ["user", "list"], ["token", "list"], ["jobs", "list"], ["backup"],
-               ["backups"], ["restore", "latest"]]
+SQLITE_ONLY = [["check"], ["profile"], ["backup"], ["backups"], ["restore", "latest"]]
+# the commands that run on PostgreSQL (docs/postgres.md): against a server that is not
+# there they fail to connect (exit 1), say so once, and never show the password
+ON_POSTGRES = [["serve"], ["migrate"], ["migrate", "--status"], ["user", "list"],
+               ["token", "list"], ["jobs", "list"]]
+DOWN = "postgres://app:hunter2-secret@127.0.0.1:1/site?connect_timeout=2"
 
 
 class DbUrlTest(harness.TestCase):
@@ -71,6 +74,17 @@ class DbUrlTest(harness.TestCase):
                 # --help still answers
                 self.assertEqual(self.run_here(args[:1] + ["--help"],
                                                clean_env(ONEFILE_DB=URL)).returncode, 0)
+
+    def test_postgres_commands_connect_and_mask_the_password(self):
+        for args in ON_POSTGRES:
+            with self.subTest(args):
+                r = self.run_here(args, clean_env(ONEFILE_DB=DOWN))
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn("cannot connect to postgres://app:********@127.0.0.1:1/site",
+                              r.stderr)
+                self.assertNotIn("hunter2", r.stdout + r.stderr)
+                harness.assert_no_sanitizer(self, r.stderr)
+                self.assertEqual(sorted(os.listdir(self.dir)), [])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import http.server
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -152,11 +151,7 @@ class JobsServeTest(harness.TestCase):
         return clean_env(**extra)
 
     def query(self, sql):
-        con = sqlite3.connect(self.db, timeout=10)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
+        return self.sql(sql)
 
     def wait_query(self, sql, want, timeout=30):
         deadline = time.time() + timeout

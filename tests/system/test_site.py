@@ -3,7 +3,6 @@ bodies, pages, pagination, Atom feed and sitemap (parsed as XML), the contact fo
 (validation, honeypot, rate limit, multipart refused), static files (ETag, MIME, no
 traversal), security headers, and page views recorded without the visitor waiting."""
 import json
-import sqlite3
 import time
 import unittest
 import urllib.parse
@@ -113,8 +112,7 @@ class SiteTest(harness.TestCase):
         self.assertEqual(self.form({"name": "A", "email": "a@example.org",
                                     "message": "hello"})[0], 303)
         time.sleep(1.5)  # the views flusher has written the page views by now
-        with sqlite3.connect(self.db) as db:
-            self.assertGreater(db.execute("SELECT sum(count) FROM post_views").fetchone()[0], 0)
+        self.assertGreater(self.sql("SELECT sum(count) FROM post_views")[0][0], 0)
         for path in paths:
             self.assertEqual(self.get(path)[1].get("x-cache"), "hit", path)
         # a content change shows at once everywhere the post appears
@@ -225,9 +223,7 @@ class SiteTest(harness.TestCase):
         status, _, _ = self.form({"name": "Bot", "email": "bot@example.org",
                                   "message": "spam", "website": "http://spam"})
         self.assertEqual(status, 303)
-        con = sqlite3.connect(self.db)
-        rows = con.execute("SELECT name, email, body, ip FROM messages").fetchall()
-        con.close()
+        rows = self.sql("SELECT name, email, body, ip FROM messages")
         self.assertEqual(rows, [("Ada", "ada@example.org", "Hello there", "127.0.0.1")])
         # the API lists it
         status, _, body = self.s.request("GET", "/api/v1/messages",
@@ -258,15 +254,15 @@ class SiteTest(harness.TestCase):
                           ("two_hops", {"ONEFILE_TRUST_PROXY": 2}),
                           ("fly", {"ONEFILE_TRUST_PROXY": 1,
                                    "ONEFILE_CLIENT_IP_HEADER": "Fly-Client-IP"})):
-            db = os.path.join(self.dir, name, "site.db")
+            db = self.other_db(name)
             other = self.serve(env=harness.clean_env(**env), db=db)
             h = {"Content-Type": "application/x-www-form-urlencoded"}
             h.update(spoof)
             other.request("POST", "/contact", body=b"name=B&email=b%40example.org&message=p",
                           headers=h)
             self.stop_clean(other)
-            ips[name] = sqlite3.connect(db).execute("SELECT ip FROM messages").fetchall()
-        direct = sqlite3.connect(self.db).execute("SELECT ip FROM messages").fetchall()
+            ips[name] = self.sql("SELECT ip FROM messages", db=db)
+        direct = self.sql("SELECT ip FROM messages")
         self.assertEqual(direct, [("127.0.0.1",)])  # a header is not trusted by default
         # one proxy: the entry it appended; Fly-Client-IP is not the header named: ignored
         self.assertEqual(ips["one_hop"], [("198.51.100.7",)])
@@ -300,11 +296,8 @@ class SiteTest(harness.TestCase):
             self.assertEqual(self.get("/posts/counted")[0], 200)
         deadline, count = time.time() + 5, 0
         while time.time() < deadline:
-            con = sqlite3.connect(self.db)
-            row = con.execute("SELECT sum(count) FROM post_views WHERE post_id = ?",
-                              (post["id"],)).fetchone()
-            con.close()
-            count = row[0] or 0
+            row = self.sql("SELECT sum(count) FROM post_views WHERE post_id = %d" % post["id"])
+            count = row[0][0] or 0
             if count == 5:
                 break
             time.sleep(0.05)

@@ -201,6 +201,23 @@ static void test_statements_round_trip(void **state)
         assert_int_equal(db_execute(c, sql, err, sizeof(err)), raised[i].code);
         assert_non_null(strstr(err, "raised"));
     }
+    /* a parameter PostgreSQL cannot type from its context (`?1 IS NULL` first) is text */
+    struct db_stmt *untyped = db_prepare(
+        c, "SELECT count(*) FROM t WHERE (?1 IS NULL OR s = ?1) AND (CASE WHEN ?2 IS NULL "
+           "THEN 1 ELSE 0 END) = 1");
+    assert_non_null(untyped);
+    db_bind_text(untyped, 1, "first");
+    assert_int_equal(db_step(untyped), DB_ROW);
+    assert_int_equal(db_column_int64(untyped, 0), 1);
+    db_reset(untyped);
+    /* the same inside a transaction, which the retry must not abort */
+    assert_int_equal(db_execute(c, "BEGIN", err, sizeof(err)), 0);
+    untyped = db_prepare(c, "SELECT count(*) FROM t WHERE (?1 IS NULL OR s <> ?1)");
+    assert_non_null(untyped);
+    assert_int_equal(db_step(untyped), DB_ROW);
+    assert_int_equal(db_column_int64(untyped, 0), 2);
+    db_reset(untyped);
+    assert_int_equal(db_execute(c, "COMMIT", err, sizeof(err)), 0);
     /* a prepare that cannot work is NULL, logged; the connection goes on */
     assert_null(db_prepare(c, "SELEC 1"));
     assert_null(db_prepare(c, "SELECT ?"));
