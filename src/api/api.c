@@ -365,6 +365,14 @@ static int list_posts(struct request *r)
         request_set_header(r, "WWW-Authenticate", "Bearer");
         return request_error_field(r, 401, "unauthorized", "Drafts need a bearer token.", NULL);
     }
+    /* an anonymous list is public: cached under its parameters as validated above */
+    char key[160];
+    snprintf(key, sizeof(key), "%s?limit=%d&cursor=%lld&kind=%s&status=%s", r->path, q.limit,
+             (long long)q.before, q.kind ? q.kind : "", q.status ? q.status : "");
+    int anonymous = auth == 1;
+    if (anonymous && cache_get(r, key))
+        return 200;
+    uint64_t version = cache_version(r);
     json_t *items;
     int64_t next;
     struct db_conn *db = readers_acquire(r->app->readers);
@@ -373,8 +381,11 @@ static int list_posts(struct request *r)
     if (rc < 0)
         return request_error(r, 500, "Cannot read the posts.");
     request_set_header(r, "Cache-Control", auth == 0 ? "private, no-cache" : "no-cache");
-    return request_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                                          cursor_json(next)));
+    rc = request_json(r, 200,
+                      json_pack("{s:o,s:o}", "items", items, "next_cursor", cursor_json(next)));
+    if (anonymous && rc == 200)
+        cache_put(r, key, version, 0);
+    return rc;
 }
 
 static int get_post(struct request *r)

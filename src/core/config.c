@@ -117,6 +117,8 @@ static const struct setting settings[] = {
      NULL, 0, NULL},
     {"ONEFILE_CACHE_MAX_AGE_MS", NULL, SET_INT, F(cache_max_age_ms), "1000", 0, 3600000, NULL,
      0, "longest a cached page may miss a change made by another process"},
+    {"ONEFILE_CACHE_BYTES", NULL, SET_INT, F(cache_bytes), "67108864", 0, 68719476736L, NULL,
+     0, "memory the response cache may hold (bytes; 0 turns it off)"},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };

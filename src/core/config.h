@@ -60,6 +60,7 @@ struct config {
                                  that many entries from the right of client_ip_header */
     char *client_ip_header;   /* the one header those proxies set (X-Forwarded-For) */
     long cache_max_age_ms;    /* a cached public response is rebuilt after this at most */
+    long cache_bytes;         /* the response cache's budget (http/cache.h) */
     char *log_level;
 };
 

@@ -119,6 +119,10 @@ int request_json_body(struct request *r, json_t **out);
 int request_defer(struct request *r, writer_fn *fn, void *arg, unsigned flags,
                   int (*then)(struct request *r, int rc, const char *err));
 
+/* A strong ETag ("\"0123456789abcdef\"", a 64-bit hash of the bytes) for a body built on
+   the fly: not a security boundary, an ETag only saves a transfer. */
+void request_etag(const char *data, size_t len, char out[24]);
+
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *http_reason(int status);
 #endif

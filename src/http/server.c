@@ -43,6 +43,7 @@
 #include "core/mem.h"
 #include "http/app.h"
 #include "http/gate.h"
+#include "http/httpdate.h"
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
@@ -191,26 +192,6 @@ static void *sweeper_main(void *arg)
 
 /* ---- requests ---- */
 
-/* A 64-bit hash of the body, 8 bytes at a time: a strong validator for GET responses
-   built on the fly (not a security boundary: an ETag only saves a transfer). */
-static void etag_of(const char *data, size_t len, char out[24])
-{
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, data + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    for (; i < len; i++)
-        h = (h ^ (unsigned char)data[i]) * 0x100000001b3ULL;
-    h ^= h >> 29;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 32;
-    snprintf(out, 24, "\"%016llx\"", (unsigned long long)h);
-}
-
 /* Whether an If-None-Match header value lists etag (or is "*"). */
 static int etag_matches(const char *header, const char *etag)
 {
@@ -222,6 +203,24 @@ static int etag_matches(const char *header, const char *etag)
     for (const char *p = header; (p = strstr(p, etag)) != NULL; p += n)
         if (p == header || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/')
             return 1;
+    return 0;
+}
+
+/* Whether a GET/HEAD request's validators say the client's copy is current (RFC 9110
+   13.2.2): If-None-Match against the ETag when sent (then If-Modified-Since is ignored),
+   else If-Modified-Since against a Last-Modified the response carries. */
+static int not_modified(struct request *r, const char *etag)
+{
+    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+    if (inm)
+        return etag_matches(inm, etag);
+    const char *ims = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Modified-Since");
+    time_t since, modified;
+    if (!ims || httpdate_parse(ims, &since) != 0)
+        return 0;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i][0], "Last-Modified") == 0)
+            return httpdate_parse(r->headers[i][1], &modified) == 0 && modified <= since;
     return 0;
 }
 
@@ -239,11 +238,10 @@ static enum MHD_Result queue(struct request *r)
             if (strcasecmp(r->headers[i][0], "ETag") == 0)
                 snprintf(etag, sizeof(etag), "%s", r->headers[i][1]), conditional = 0;
         if (conditional) {
-            etag_of(r->out.data ? r->out.data : "", r->out.len, etag);
+            request_etag(r->out.data ? r->out.data : "", r->out.len, etag);
             request_set_header(r, "ETag", etag);
         }
-        if (etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
-                         etag)) {
+        if (not_modified(r, etag)) {
             r->status = 304;
             buf_reset(&r->out);
         }
@@ -283,7 +281,8 @@ static enum MHD_Result queue(struct request *r)
     MHD_add_response_header(resp, "Referrer-Policy", "strict-origin-when-cross-origin");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     for (int i = 0; i < r->nheaders; i++)
-        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+        if (r->status != 304 || strcasecmp(r->headers[i][0], "Content-Encoding") != 0)
+            MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     if (r->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)r->status, resp);

@@ -18,7 +18,9 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "http/cache.h"
+#include "http/encoding.h"
 #include "http/form.h"
+#include "http/httpdate.h"
 #include "http/request.h"
 #include "site/markdown.h"
 #include "site/ratelimit.h"
@@ -417,11 +419,23 @@ static int static_file(struct request *r)
     const struct static_file *sf = theme_static(r->app->theme, request_param(r, "file"));
     if (!sf)
         return request_error(r, 404, "No such file.");
+    enum encoding enc = encoding_choose(request_header(r, "Accept-Encoding"), sf->codings);
+    char etag[32], date[HTTPDATE_LEN];
     buf_reset(&r->out);
-    buf_add(&r->out, sf->data, sf->size);
+    if (enc == ENCODING_IDENTITY)
+        buf_add(&r->out, sf->data, sf->size);
+    else
+        buf_add(&r->out, sf->coded[enc].data, sf->coded[enc].size);
     r->content_type = sf->mime;
-    request_set_header(r, "ETag", sf->etag);
+    encoding_etag(sf->etag, enc, etag, sizeof(etag));
+    request_set_header(r, "ETag", etag);
+    httpdate_format(sf->modified, date);
+    request_set_header(r, "Last-Modified", date);
     request_set_header(r, "Cache-Control", "public, max-age=3600");
+    if (encoding_compressible(sf->mime))
+        request_set_header(r, "Vary", "Accept-Encoding");
+    if (enc != ENCODING_IDENTITY)
+        request_set_header(r, "Content-Encoding", encoding_name(enc));
     return 200;
 }
 

@@ -81,6 +81,7 @@ static void etag_of(const char *data, size_t len, char out[24])
 int theme_load(struct theme *t, const char *override_dir, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
+    time_t loaded = time(NULL);
     t->templates = tmpl_set_new();
     t->files = xcalloc(embedded_theme_count ? embedded_theme_count : 1, sizeof(*t->files));
     for (unsigned long i = 0; i < embedded_theme_count; i++) {
@@ -108,6 +109,12 @@ int theme_load(struct theme *t, const char *override_dir, char *err, size_t errl
             sf->size = size;
             sf->mime = theme_mime(sf->name);
             etag_of(sf->data, sf->size, sf->etag);
+            sf->modified = loaded;
+            for (int e = ENCODING_GZIP; e < ENCODING_COUNT && encoding_worth(sf->mime, size);
+                 e++)
+                if (encoding_compress((enum encoding)e, sf->data, size, &sf->coded[e].data,
+                                      &sf->coded[e].size) == 0)
+                    sf->codings |= 1u << e;
         } else {
             free(over);
         }
@@ -125,6 +132,8 @@ void theme_release(struct theme *t)
     for (size_t i = 0; i < t->nfiles; i++) {
         free(t->files[i].name);
         free(t->files[i].data);
+        for (int e = 0; e < ENCODING_COUNT; e++)
+            free(t->files[i].coded[e].data);
     }
     free(t->files);
     memset(t, 0, sizeof(*t));

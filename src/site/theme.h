@@ -9,6 +9,9 @@
 #ifndef ONEFILE_SITE_THEME_H
 #define ONEFILE_SITE_THEME_H
 #include <stddef.h>
+#include <time.h>
+
+#include "http/encoding.h"
 
 struct tmpl_set;
 
@@ -18,6 +21,14 @@ struct static_file {
     size_t size;
     char etag[24];     /* strong validator of the bytes */
     const char *mime;  /* from the extension */
+    /* compressed once at load, for a compressible type of ENCODING_MIN_BYTES or more:
+       coded[e] (e a coding, not identity) when it came out smaller, `codings` the mask */
+    struct {
+        char *data;
+        size_t size;
+    } coded[ENCODING_COUNT];
+    unsigned codings;
+    time_t modified;   /* Last-Modified: when the theme was loaded */
 };
 
 struct theme {
