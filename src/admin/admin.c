@@ -74,6 +74,9 @@ void admin_routes(struct router *rt)
     router_add(rt, "POST", "/admin/users", admin_add_user);
     router_add(rt, "POST", "/admin/tokens", admin_create_token);
     router_add(rt, "POST", "/admin/tokens/{id}/revoke", admin_revoke_token);
+    router_add(rt, "GET", "/admin/media", admin_media_page);
+    router_add(rt, "POST", "/admin/media/upload", admin_upload_media);
+    router_add(rt, "POST", "/admin/media/{id}/delete", admin_delete_media);
     router_add(rt, "GET", "/admin/jobs", admin_jobs_page);
     router_add(rt, "POST", "/admin/jobs/failed/{id}/retry", admin_retry_job);
     router_add(rt, "GET", "/admin/backups", admin_backups_page);

@@ -19,6 +19,7 @@
 #include "db/writer.h"
 #include "http/app.h"
 #include "store/backups.h"
+#include "store/media.h"
 #include "store/queue.h"
 #include "store/schedule.h"
 
@@ -88,6 +89,9 @@ int admin_dashboard(struct request *r)
     if (queue_depth(db, clock_wall_ms(), &q) < 0)
         memset(&q, 0, sizeof(q));
     long long ready = q.ready + q.delayed, reserved = q.reserved, failed = q.failed;
+    int64_t media_count = 0, media_bytes = 0;
+    if (media_totals(db, &media_count, &media_bytes) < 0)
+        media_count = media_bytes = 0;
     readers_release(r->app->readers, db);
     json_t *m = json_pack(
         "{s:s,s:o,s:o,s:o,s:b,s:{s:I,s:I,s:I}}", "page_title", "Dashboard", "db", facts, "backups",
@@ -96,6 +100,8 @@ int admin_dashboard(struct request *r)
         "reserved", (json_int_t)reserved, "failed", (json_int_t)failed);
     json_object_set_new(m, "writer", writer_facts(r, &origins));
     json_object_set_new(m, "sample_s", json_integer(SAMPLE_INTERVAL_S));
+    json_object_set_new(m, "media", json_pack("{s:I,s:I}", "count", (json_int_t)media_count,
+                                              "bytes", (json_int_t)media_bytes));
     json_object_set_new(m, "origins", origins);
     char last[64];
     struct writer_stats *st = xcalloc(1, sizeof(*st));

@@ -69,6 +69,9 @@ int admin_login(struct request *r);
 int admin_logout(struct request *r);
 int admin_unknown(struct request *r);
 int admin_unknown_post(struct request *r);
+int admin_media_page(struct request *r); /* media.c */
+int admin_upload_media(struct request *r);
+int admin_delete_media(struct request *r);
 int admin_dashboard(struct request *r);  /* dashboard.c */
 int admin_posts_page(struct request *r); /* posts.c */
 int admin_new_post(struct request *r);

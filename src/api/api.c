@@ -564,8 +564,24 @@ static int list_messages(struct request *r)
                                           cursor_json(next)));
 }
 
+int api_require_token(struct request *r)
+{
+    return require_token(r);
+}
+
+int api_paging(struct request *r, int *limit, int64_t *before)
+{
+    return paging(r, limit, before);
+}
+
+json_t *api_cursor_json(int64_t next)
+{
+    return cursor_json(next);
+}
+
 void api_routes(struct router *rt)
 {
+    media_api_routes(rt);
     router_add(rt, "GET", "/api/v1/posts", list_posts);
     router_add(rt, "POST", "/api/v1/posts", create_post);
     router_add(rt, "GET", "/api/v1/posts/{id}", get_post);

@@ -11,11 +11,28 @@
 #ifndef ONEFILE_API_API_H
 #define ONEFILE_API_API_H
 #include <jansson.h>
+#include <stdint.h>
 
 struct router;
 struct request;
 
 void api_routes(struct router *rt);
+/* /api/v1/media (api/media.c), added by api_routes. */
+void media_api_routes(struct router *rt);
+/* 0 when the request carries a valid bearer token (r->token_id set), else the 401
+   already answered. For the API's other files. */
+int api_require_token(struct request *r);
+/* The limit (1-100, default 20) and cursor query arguments: 0, or 400 answered. */
+int api_paging(struct request *r, int *limit, int64_t *before);
+/* The next_cursor value of a list answer: a string, or null when next is 0. */
+json_t *api_cursor_json(int64_t next);
+/* The HTTP status of a media_ingest() failure (media/ingest.h): 400, 415, 422, 503, 500. */
+int media_ingest_status(int code);
+/* Queues the media-variants job for a new image m (jobs/media_variants.h); nothing for
+   other types. A failure to queue is logged: the file is stored either way. */
+struct app;
+struct media_info;
+void media_queue_variants(struct app *app, const struct media_info *m);
 
 /* Validates a post body for create (partial = 0: title required) or update (partial = 1),
    normalising it in place (slug made from the title when absent on create). 0, or the

@@ -48,6 +48,7 @@
 #include "site/views.h"
 #include "store/users.h"
 #include "http/server.h"
+#include "media/serve.h"
 
 /* Final checkpoint: copies the WAL into the file and truncates it to zero bytes. */
 static int checkpoint_truncate(struct db_conn *db, long busy_timeout_ms)
@@ -167,6 +168,7 @@ int cmd_serve(int argc, char **argv)
     metrics_routes(&app.router);
     api_routes(&app.router);
     admin_routes(&app.router);
+    media_routes(&app.router);
     site_routes(&app.router); /* last: its /{slug} takes any one-segment path */
     app.theme = &theme;
     app.contact_limit = &contact_limit;

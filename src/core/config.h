@@ -40,6 +40,9 @@ struct config {
     char *migrations_dir;     /* a site's own migrations, or NULL */
     long http_threads;        /* libmicrohttpd worker threads */
     long max_body_bytes;      /* request body limit (413 beyond) */
+    long max_upload_bytes;    /* one uploaded file at most (413 beyond) */
+    char *media_types;        /* MIME types accepted as uploads, comma-separated */
+    long max_image_pixels;    /* width x height of an image at most (decompression bombs) */
     long conn_timeout_s;      /* idle connection timeout */
     long request_timeout_s;   /* cap on the time to receive one whole request */
     long first_byte_timeout_s; /* a new connection must send its first byte within this */

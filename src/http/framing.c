@@ -91,6 +91,14 @@ static void begin_request(struct framing *f)
     f->state = S_METHOD;
 }
 
+/* The body cap of the request being read: larger for the paths that take files. */
+static uint64_t body_cap(const struct framing *f)
+{
+    if (f->lim->upload_path && !f->path_long && f->lim->upload_path(f->path))
+        return f->lim->max_upload;
+    return f->lim->max_body;
+}
+
 static int fail(struct framing *f, int status, const char *why)
 {
     f->status = status;
@@ -247,7 +255,7 @@ static int head_end(struct framing *f)
         f->state = S_CHUNK_SIZE;
         return 0;
     }
-    if (f->cls && f->cl > f->lim->max_body)
+    if (f->cls && f->cl > body_cap(f))
         return fail(f, 413, "The request body is too large.");
     if (f->cls && f->cl) {
         f->body_left = f->cl;
@@ -295,6 +303,12 @@ static int head_byte(struct framing *f, unsigned c)
             f->params = 1;
         } else if (c == '&' && f->in_query && ++f->params > lim->max_params) {
             return fail(f, 414, "Too many query parameters.");
+        }
+        if (!f->in_query) {
+            if (f->path_len + 1 < sizeof(f->path))
+                f->path[f->path_len++] = (char)c, f->path[f->path_len] = '\0';
+            else
+                f->path_long = 1;
         }
         if (!f->in_query) { /* "%00" in the path: nginx refuses a decoded NUL, 400 */
             if (c == '%')
@@ -382,7 +396,7 @@ static int chunk_byte(struct framing *f, unsigned c)
                 return fail(f, 400, "Invalid chunk size.");
             f->body_left = f->body_left * 16 + (uint64_t)d;
             /* refused at the chunk line, before its data (nginx: client_max_body_size) */
-            if (f->body_left > f->lim->max_body - f->body_total)
+            if (f->body_left > body_cap(f) - f->body_total)
                 return fail(f, 413, "The request body is too large.");
             return 0;
         }

@@ -43,6 +43,8 @@ struct framing_limits {
     unsigned max_params;  /* query parameters ('&'-separated) (414) */
     unsigned max_cookies; /* cookie pairs over all Cookie fields (431) */
     uint64_t max_body;    /* body bytes, announced or chunked (413) */
+    uint64_t max_upload;  /* the same for a path upload_path accepts (may be NULL) */
+    int (*upload_path)(const char *path); /* http/upload.h's, given by the server */
 };
 
 struct framing {
@@ -65,6 +67,9 @@ struct framing {
     unsigned ver_len;
     char te[10];
     unsigned te_len;
+    char path[24]; /* the start of the target's path, NUL-terminated (for upload_path) */
+    unsigned path_len;
+    int path_long; /* the path did not fit in `path` */
 };
 
 void framing_init(struct framing *f, const struct framing_limits *lim);

@@ -26,6 +26,7 @@
 
 struct MHD_Connection;
 struct app;
+struct upload;
 
 #define REQUEST_MAX_HEADERS 16
 
@@ -37,6 +38,7 @@ struct request {
     struct route_match match;  /* params of the matched route */
     const char *route;         /* the matched pattern, or "-" (for logs and metrics) */
     struct buf body;           /* request body, capped; body.toobig set beyond the cap */
+    struct upload *upload;     /* instead of body on upload paths (http/upload.h) */
     int64_t started_us;        /* clock_mono_us() when the headers were in */
 
     /* response */

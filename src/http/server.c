@@ -47,6 +47,7 @@
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
+#include "http/upload.h"
 
 #define CONN_MEMORY_LIMIT (32 * 1024) /* MHD clears it per request: larger is slower */
 #define SWEEP_INTERVAL_MS 200
@@ -361,6 +362,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         /* the framing (Content-Length, chunks, the body cap, Host, ...) was checked by
            the gate before libmicrohttpd parsed it: see http/gate.h */
         request_note_proxy_headers(r);
+        if (strcmp(method, "POST") == 0 && upload_path(url)) {
+            r->upload = upload_new(c, (uint64_t)s->app->cfg->max_upload_bytes);
+            if (!r->upload)
+                return refuse(s, r, 503, "The upload cannot be stored now.");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size && r->upload) {
+        upload_feed(r->upload, upload_data, *upload_data_size);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -379,6 +390,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         return MHD_YES;
     if (r->body.toobig)
         return refuse(s, r, 413, "The request body is too large.");
+    if (r->upload && (upload_finish(r->upload), r->upload->toobig)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "The file is larger than the upload limit (%ld bytes).",
+                 s->app->cfg->max_upload_bytes);
+        return refuse(s, r, 413, msg);
+    }
     /* the whole request is in: the handler and the response are not "receiving" */
     set_deadline(s, c, INT64_MAX);
     r->dispatched = 1;
@@ -427,6 +444,7 @@ static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls
         close(r->file_fd);
     if (r->has_pipe)
         close(r->pipe_fd);
+    upload_free(r->upload);
     buf_release(&r->body);
     buf_release(&r->out);
     struct tracked *t = tracked_of(c);
@@ -488,6 +506,9 @@ struct server *server_start(struct app *app, char *err, size_t errlen)
         .max_params = 128,
         .max_cookies = 64,
         .max_body = (uint64_t)cfg->max_body_bytes,
+        /* the file plus room for a multipart envelope and a few short fields */
+        .max_upload = (uint64_t)cfg->max_upload_bytes + 64 * 1024,
+        .upload_path = upload_path,
     };
     s->head.next = s->head.prev = &s->head;
     pthread_mutex_init(&s->mu, NULL);

@@ -44,6 +44,7 @@
 #include "db/readers.h"
 #include "db/writer.h"
 #include "http/app.h"
+#include "jobs/media_variants.h"
 #include "jobs/webhook.h"
 
 #define POLL_MS 1000       /* an idle worker looks again this often */
@@ -55,6 +56,7 @@
    worker.h for its contract), add a row here; jobs_enqueue() accepts its name from then on. */
 static const struct job_type types[] = {
     {"webhook", webhook_run},
+    {"media-variants", media_variants_run},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 

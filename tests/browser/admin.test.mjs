@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -28,6 +29,38 @@ const PASSWORD = 'correct horse battery';
 const TITLE = 'Written in Chromium';
 const EDITED = 'Edited in Chromium';
 const SLUG = 'written-in-chromium';
+/** A small RGB PNG made here (zlib for IDAT, CRC-32 computed), for the media upload. */
+function makePng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (kind, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(kind, 'latin1'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    rows.push(Buffer.from([0]));
+    for (let x = 0; x < width; x++) rows.push(Buffer.from([(x * 9) & 255, (y * 5) & 255, 128]));
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
 const SANITIZER_MARKS = ['AddressSanitizer', 'LeakSanitizer', 'runtime error:',
   'UndefinedBehaviorSanitizer'];
 
@@ -283,6 +316,28 @@ describe('admin panel in headless Chromium', { timeout: 100_000 }, () => {
     await page.getByRole('heading', { name: EDITED, level: 1 }).waitFor();
     assert.ok(!(await page.locator('body').innerText()).includes(TITLE));
     assert.equal(await page.locator('article .body strong').textContent(), 'bold');
+  });
+
+  step('media: two files chosen at once upload with progress and show in the library', async () => {
+    await page.goto('/admin/media');
+    await page.getByRole('heading', { name: 'Media', level: 1 }).waitFor();
+    assert.equal(await page.locator('#media-file').evaluate((el) => el.multiple), true);
+    await page.setInputFiles('#media-file', [
+      { name: 'from chromium.png', mimeType: 'image/png', buffer: makePng(40, 30) },
+      { name: 'second.png', mimeType: 'image/png', buffer: makePng(20, 10) },
+    ]);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }), // the page reloads once both are in
+      page.getByRole('button', { name: 'Upload' }).click(),
+    ]);
+    const text = await page.locator('main').innerText();
+    assert.ok(text.includes('2 file(s)'), text);
+    assert.ok(text.includes('from-chromium.png') && text.includes('second.png'), text);
+    const img = page.locator('img[src*="/media/"]').first();
+    await img.waitFor();
+    assert.ok(await img.evaluate((el) => el.complete && el.naturalWidth > 0), 'the thumbnail did not load');
+    const md = await page.getByLabel('Markdown for from-chromium.png').inputValue();
+    assert.match(md, /^!\[from-chromium\.png\]\(\/media\/[0-9a-f]{64}\/from-chromium\.png\)$/);
   });
 
   step('requests without the CSRF token are refused with 403', async () => {
