@@ -328,7 +328,7 @@ describe('admin panel in headless Chromium', { timeout: 100_000 }, () => {
     ]);
     await Promise.all([
       page.waitForNavigation({ waitUntil: 'load' }), // the page reloads once both are in
-      page.getByRole('button', { name: 'Upload' }).click(),
+      page.getByRole('button', { name: 'Upload', exact: true }).click(),
     ]);
     const text = await page.locator('main').innerText();
     assert.ok(text.includes('2 file(s)'), text);

@@ -52,6 +52,13 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                    "UndefinedBehaviorSanitizer")
 
 
+def own_migrations():
+    """onefile's own migration files (migrations/NNNN_name.sql), sorted: every one is
+    applied to a new database, so tests count them instead of writing a number."""
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations")
+    return sorted(n for n in os.listdir(d) if n.endswith(".sql"))
+
+
 def clean_env(**extra):
     """The environment for a child: no ONEFILE_* from the caller, then `extra`."""
     env = {k: v for k, v in os.environ.items()

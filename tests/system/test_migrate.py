@@ -21,10 +21,7 @@ def fingerprint(path):
         con.close()
 
 
-# onefile's own migrations, as the build embeds them (every one is applied to a new file)
-OWN = sorted(n for n in os.listdir(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                "..", "..", "migrations"))
-             if n.endswith(".sql"))
+OWN = harness.own_migrations()
 
 
 class MigrateTest(harness.TestCase):

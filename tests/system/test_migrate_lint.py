@@ -328,7 +328,7 @@ class MigrateLintTest(harness.TestCase):
         env = clean_env()  # no ONEFILE_MIGRATIONS_DIR
         r = self.migrate(env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("2 migrations applied", r.stdout)
+        self.assertIn("%d migrations applied" % (len(harness.own_migrations()) + 1), r.stdout)
         self.write("0002_more.sql", "ALTER TABLE tags ADD COLUMN n INTEGER;\n", directory=beside)
         r = self.migrate("--status", env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
