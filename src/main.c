@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"check", cmd_check, "verify a SQLite file: pragmas, integrity, WAL, migrations"},
     {"profile", cmd_profile, "measure whether a workload fits one SQLite file"},
     {"user", cmd_user, "add an admin account, change its password, or list them"},
+    {"export", cmd_export, "write every post, page and media file as Markdown to a folder"},
+    {"import", cmd_import, "import a folder of Markdown files with YAML front matter"},
     {"token", cmd_token, "create, list or revoke API bearer tokens"},
     {"jobs", cmd_jobs, "the job queue and schedule: list, failed, retry ID, schedule, next"},
     {"backup", cmd_backup, "back up the live database to a directory or S3, verified"},

@@ -26,6 +26,8 @@ int cmd_check(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_backups(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
