@@ -100,8 +100,9 @@ int admin_dashboard(struct request *r)
         "reserved", (json_int_t)reserved, "failed", (json_int_t)failed);
     json_object_set_new(m, "writer", writer_facts(r, &origins));
     json_object_set_new(m, "sample_s", json_integer(SAMPLE_INTERVAL_S));
-    json_object_set_new(m, "media", json_pack("{s:I,s:I}", "count", (json_int_t)media_count,
-                                              "bytes", (json_int_t)media_bytes));
+    json_object_set_new(
+        m, "media",
+        json_pack("{s:I,s:I}", "count", (json_int_t)media_count, "bytes", (json_int_t)media_bytes));
     json_object_set_new(m, "origins", origins);
     char last[64];
     struct writer_stats *st = xcalloc(1, sizeof(*st));

@@ -33,8 +33,7 @@
 static int unauthorized(struct request *r)
 {
     request_set_header(r, "WWW-Authenticate", "Bearer");
-    return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.",
-                               NULL);
+    return request_error_field(r, 401, "unauthorized", "A valid bearer token is required.", NULL);
 }
 
 /* The token of "Authorization: Bearer <token>", or NULL when there is no such header
@@ -149,8 +148,8 @@ void slugify(const char *text, char *out, size_t outlen)
 }
 
 static const char *const reserved_slugs[] = {
-    "api", "admin", "static", "posts", "contact", "healthz", "readyz", "metrics",
-    "feed.xml", "sitemap.xml", "robots.txt", "favicon.ico", NULL,
+    "api",     "admin",    "static",      "posts",      "contact",     "healthz", "readyz",
+    "metrics", "feed.xml", "sitemap.xml", "robots.txt", "favicon.ico", NULL,
 };
 
 static const char *slug_problem(const char *slug)
@@ -179,9 +178,9 @@ static int iso8601_ok(const char *s)
     /* a real date: 2026-02-31 would normalise to March and not come back the same */
     struct tm asked = tm; /* timegm() normalises its argument in place */
     time_t t = timegm(&tm);
-    return gmtime_r(&t, &back) && back.tm_mday == asked.tm_mday &&
-           back.tm_mon == asked.tm_mon && back.tm_hour == asked.tm_hour &&
-           back.tm_min == asked.tm_min && back.tm_sec == asked.tm_sec;
+    return gmtime_r(&t, &back) && back.tm_mday == asked.tm_mday && back.tm_mon == asked.tm_mon &&
+           back.tm_hour == asked.tm_hour && back.tm_min == asked.tm_min &&
+           back.tm_sec == asked.tm_sec;
 }
 
 static int invalid(struct request *r, const char *field, const char *message)
@@ -200,11 +199,12 @@ const char *post_fields_check(json_t *fields, int partial, const char **field, c
                               size_t buflen)
 {
     *field = NULL;
-    static const char *const known[] = {"title", "slug", "body_md", "kind", "status",
-                                        "published_at", NULL};
+    static const char *const known[] = {"title",  "slug",         "body_md", "kind",
+                                        "status", "published_at", NULL};
     const char *key;
     json_t *v;
-    json_object_foreach(fields, key, v) {
+    json_object_foreach(fields, key, v)
+    {
         int ok = 0;
         for (int i = 0; known[i]; i++)
             ok |= strcmp(key, known[i]) == 0;
@@ -214,9 +214,9 @@ const char *post_fields_check(json_t *fields, int partial, const char **field, c
             return buf;
         }
         if (!json_is_string(v) && !(strcmp(key, "published_at") == 0 && json_is_null(v)))
-            return at(field, key, strcmp(key, "published_at") == 0
-                                       ? "Must be a string (ISO 8601 UTC) or null."
-                                       : "Must be a string.");
+            return at(field, key,
+                      strcmp(key, "published_at") == 0 ? "Must be a string (ISO 8601 UTC) or null."
+                                                       : "Must be a string.");
     }
     json_t *title = json_object_get(fields, "title");
     if (!partial && !title)
@@ -240,8 +240,7 @@ const char *post_fields_check(json_t *fields, int partial, const char **field, c
         return at(field, "status", "The status is 'draft' or 'published'.");
     json_t *pub = json_object_get(fields, "published_at");
     if (pub && json_is_string(pub) && !iso8601_ok(json_string_value(pub)))
-        return at(field, "published_at",
-                  "published_at must look like 2026-11-24T03:00:00Z (UTC).");
+        return at(field, "published_at", "published_at must look like 2026-11-24T03:00:00Z (UTC).");
     json_t *slug = json_object_get(fields, "slug");
     if (!slug && !partial) {
         char made[101]; /* at most 100 bytes, cut on a character boundary */
@@ -560,8 +559,8 @@ static int list_messages(struct request *r)
     if (rc < 0)
         return request_error(r, 500, "Cannot read the messages.");
     request_set_header(r, "Cache-Control", "private, no-cache");
-    return request_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                                          cursor_json(next)));
+    return request_json(r, 200,
+                        json_pack("{s:o,s:o}", "items", items, "next_cursor", cursor_json(next)));
 }
 
 int api_require_token(struct request *r)

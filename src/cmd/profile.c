@@ -60,12 +60,11 @@ static json_t *result_json(const struct profile_result *r)
                      "mode", profile_mode_name(r->mode), "elapsed_s", r->elapsed_s, "writes",
                      (json_int_t)r->writes, "rows", (json_int_t)r->rows, "reads",
                      (json_int_t)r->reads, "writes_per_s", r->writes_per_s, "rows_per_s",
-                     r->rows_per_s, "reads_per_s", r->reads_per_s, "p50_ms", r->p50_ms,
-                     "p95_ms", r->p95_ms, "p99_ms", r->p99_ms, "max_ms", r->max_ms,
-                     "busy_errors", (json_int_t)r->busy_errors, "timeouts",
-                     (json_int_t)r->timeouts, "other_errors", (json_int_t)r->other_errors,
-                     "busy_retries", (json_int_t)r->busy_retries, "batches",
-                     (json_int_t)r->batches);
+                     r->rows_per_s, "reads_per_s", r->reads_per_s, "p50_ms", r->p50_ms, "p95_ms",
+                     r->p95_ms, "p99_ms", r->p99_ms, "max_ms", r->max_ms, "busy_errors",
+                     (json_int_t)r->busy_errors, "timeouts", (json_int_t)r->timeouts,
+                     "other_errors", (json_int_t)r->other_errors, "busy_retries",
+                     (json_int_t)r->busy_retries, "batches", (json_int_t)r->batches);
 }
 
 /* The verdict on the serialized run: what onefile would do with this workload. */
@@ -77,8 +76,7 @@ static int verdict(const struct profile_result *s, const struct profile_params *
         snprintf(out, outlen,
                  "does not fit: %llu writes failed and %llu waited longer than the %ld ms "
                  "budget, even through one writer",
-                 (unsigned long long)failed, (unsigned long long)s->timeouts,
-                 p->busy_timeout_ms);
+                 (unsigned long long)failed, (unsigned long long)s->timeouts, p->busy_timeout_ms);
         return 0;
     }
     if (p->write_rate > 0 && s->writes_per_s < 0.9 * p->write_rate) {
@@ -88,8 +86,7 @@ static int verdict(const struct profile_result *s, const struct profile_params *
         return 0;
     }
     if (s->max_ms > 0.5 * (double)p->busy_timeout_ms) {
-        snprintf(out, outlen,
-                 "does not fit: max write wait %.0f ms is over half the %ld ms budget",
+        snprintf(out, outlen, "does not fit: max write wait %.0f ms is over half the %ld ms budget",
                  s->max_ms, p->busy_timeout_ms);
         return 0;
     }
@@ -104,12 +101,12 @@ static void print_table(const struct profile_result *res, int n)
     for (int i = 0; i < n; i++)
         printf(" %14s", profile_mode_name(res[i].mode));
     printf("\n");
-#define ROW(label, fmt, field)                                                                   \
-    do {                                                                                         \
-        printf("%-22s", label);                                                                  \
-        for (int i = 0; i < n; i++)                                                              \
-            printf(" " fmt, (double)res[i].field);                                               \
-        printf("\n");                                                                            \
+#define ROW(label, fmt, field)                                                                     \
+    do {                                                                                           \
+        printf("%-22s", label);                                                                    \
+        for (int i = 0; i < n; i++)                                                                \
+            printf(" " fmt, (double)res[i].field);                                                 \
+        printf("\n");                                                                              \
     } while (0)
     ROW("writes/s", "%14.0f", writes_per_s);
     ROW("rows/s", "%14.0f", rows_per_s);
@@ -231,12 +228,11 @@ int cmd_profile(int argc, char **argv)
     const struct profile_result *judged = &res[nmodes - 1];
     int fits = verdict(judged, &p, line, sizeof(line));
     if (as_json) {
-        json_t *o = json_pack("{s:{s:i,s:i,s:f,s:f,s:i,s:i,s:s,s:s?},s:[],s:b,s:s}", "params",
-                              "readers", p.readers, "writers", p.writers, "duration_s",
-                              p.duration_s, "write_rate", p.write_rate, "rows_per_write",
-                              p.rows_per_write, "busy_timeout_ms", (int)p.busy_timeout_ms,
-                              "synchronous", cfg.synchronous, "copy_of", src, "modes", "fits",
-                              fits, "verdict", line);
+        json_t *o = json_pack(
+            "{s:{s:i,s:i,s:f,s:f,s:i,s:i,s:s,s:s?},s:[],s:b,s:s}", "params", "readers", p.readers,
+            "writers", p.writers, "duration_s", p.duration_s, "write_rate", p.write_rate,
+            "rows_per_write", p.rows_per_write, "busy_timeout_ms", (int)p.busy_timeout_ms,
+            "synchronous", cfg.synchronous, "copy_of", src, "modes", "fits", fits, "verdict", line);
         for (int i = 0; i < nmodes; i++) {
             json_t *m = result_json(&res[i]);
             if (!m)
@@ -250,9 +246,9 @@ int cmd_profile(int argc, char **argv)
     } else {
         printf("workload: %d writers x %d row%s per write at %s writes/s, %d readers, %.0f s "
                "per mode, busy timeout %ld ms, synchronous=%s%s%s\n\n",
-               p.writers, p.rows_per_write, p.rows_per_write == 1 ? "" : "s", rate_s,
-               p.readers, p.duration_s, p.busy_timeout_ms, cfg.synchronous,
-               src ? ", on a copy of " : "", src ? src : "");
+               p.writers, p.rows_per_write, p.rows_per_write == 1 ? "" : "s", rate_s, p.readers,
+               p.duration_s, p.busy_timeout_ms, cfg.synchronous, src ? ", on a copy of " : "",
+               src ? src : "");
         print_table(res, nmodes);
         printf("\nverdict: %s\n", line);
     }

@@ -122,12 +122,23 @@ int buf_add_html(struct buf *b, const char *s)
     for (; *s; s++) {
         const char *ent = NULL;
         switch (*s) {
-        case '&': ent = "&amp;"; break;
-        case '<': ent = "&lt;"; break;
-        case '>': ent = "&gt;"; break;
-        case '"': ent = "&quot;"; break;
-        case '\'': ent = "&#39;"; break;
-        default: continue;
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&#39;";
+            break;
+        default:
+            continue;
         }
         if (buf_add(b, run, (size_t)(s - run)) < 0 || buf_adds(b, ent) < 0)
             return -1;

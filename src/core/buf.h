@@ -21,7 +21,10 @@ struct buf {
     int toobig;   /* set once an append hit the limit */
 };
 
-#define BUF_INIT {0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Starts an empty buffer that refuses to grow past limit bytes (0 = no limit). */
 void buf_init(struct buf *b, size_t limit);

@@ -49,8 +49,8 @@ static const struct setting settings[] = {
      "address and port to serve HTTP on"},
     {"ONEFILE_BUSY_TIMEOUT_MS", "busy-timeout", SET_INT, F(busy_timeout_ms), "5000", 0, 600000,
      NULL, 0, "how long a connection waits for a lock, in ms"},
-    {"ONEFILE_SYNCHRONOUS", "synchronous", SET_CHOICE, F(synchronous), "full", 0, 0,
-     "full|normal", 0, "PRAGMA synchronous: full (fsync every commit) or normal"},
+    {"ONEFILE_SYNCHRONOUS", "synchronous", SET_CHOICE, F(synchronous), "full", 0, 0, "full|normal",
+     0, "PRAGMA synchronous: full (fsync every commit) or normal"},
     {"ONEFILE_BACKUP_URL", "backup-url", SET_URL, F(backup_url), NULL, 0, 0, "file:///|s3://", 0,
      "where backups go: file:///dir or s3://bucket/prefix"},
     {"ONEFILE_BACKUP_SCHEDULE", NULL, SET_STRING, F(backup_schedule), "0 3 * * 0", 0, 0, NULL, 0,
@@ -63,8 +63,8 @@ static const struct setting settings[] = {
      "gzip|zstd|none", 0, "compression of backups"},
     {"ONEFILE_BACKUP_LEVEL", NULL, SET_INT, F(backup_level), "0", 0, 19, NULL, 0,
      "compression level (0: default; gzip 1-9, zstd 1-19)"},
-    {"ONEFILE_S3_ADDRESSING", NULL, SET_CHOICE, F(s3_addressing), "auto", 0, 0,
-     "auto|path|virtual", 0, "S3 addressing; auto: path-style with AWS_ENDPOINT_URL"},
+    {"ONEFILE_S3_ADDRESSING", NULL, SET_CHOICE, F(s3_addressing), "auto", 0, 0, "auto|path|virtual",
+     0, "S3 addressing; auto: path-style with AWS_ENDPOINT_URL"},
     {"AWS_ACCESS_KEY_ID", NULL, SET_STRING, F(aws_access_key_id), NULL, 0, 0, NULL, 1, NULL},
     {"AWS_SECRET_ACCESS_KEY", NULL, SET_STRING, F(aws_secret_access_key), NULL, 0, 0, NULL, 1,
      NULL},
@@ -78,14 +78,14 @@ static const struct setting settings[] = {
      "http://|https://", 0, "public URL of the site, for links, feed and cookies"},
     {"ONEFILE_THEME_DIR", "theme-dir", SET_STRING, F(theme_dir), NULL, 0, 0, NULL, 0,
      "directory whose templates/static files override the embedded theme"},
-    {"ONEFILE_MIGRATIONS_DIR", "migrations-dir", SET_STRING, F(migrations_dir), NULL, 0, 0, NULL,
-     0, "directory of the site's own NNNN_name.sql migrations"},
+    {"ONEFILE_MIGRATIONS_DIR", "migrations-dir", SET_STRING, F(migrations_dir), NULL, 0, 0, NULL, 0,
+     "directory of the site's own NNNN_name.sql migrations"},
     {"ONEFILE_HTTP_THREADS", "http-threads", SET_INT, F(http_threads), "4", 1, 256, NULL, 0,
      "HTTP worker threads"},
-    {"ONEFILE_MAX_BODY_BYTES", NULL, SET_INT, F(max_body_bytes), "1048576", 1024, 268435456,
-     NULL, 0, NULL},
-    {"ONEFILE_MAX_UPLOAD_BYTES", NULL, SET_INT, F(max_upload_bytes), "20971520", 1024,
-     1073741824, NULL, 0, "largest file accepted by an upload (413 beyond)"},
+    {"ONEFILE_MAX_BODY_BYTES", NULL, SET_INT, F(max_body_bytes), "1048576", 1024, 268435456, NULL,
+     0, NULL},
+    {"ONEFILE_MAX_UPLOAD_BYTES", NULL, SET_INT, F(max_upload_bytes), "20971520", 1024, 1073741824,
+     NULL, 0, "largest file accepted by an upload (413 beyond)"},
     {"ONEFILE_MEDIA_TYPES", NULL, SET_STRING, F(media_types),
      "image/jpeg,image/png,image/gif,image/webp,application/pdf,audio/mpeg,audio/ogg,"
      "audio/wav,audio/flac,audio/mp4",
@@ -95,8 +95,8 @@ static const struct setting settings[] = {
     {"ONEFILE_CONN_TIMEOUT_S", NULL, SET_INT, F(conn_timeout_s), "15", 1, 3600, NULL, 0, NULL},
     {"ONEFILE_REQUEST_TIMEOUT_S", NULL, SET_INT, F(request_timeout_s), "30", 1, 3600, NULL, 0,
      NULL},
-    {"ONEFILE_FIRST_BYTE_TIMEOUT_S", NULL, SET_INT, F(first_byte_timeout_s), "10", 1, 3600,
-     NULL, 0, NULL},
+    {"ONEFILE_FIRST_BYTE_TIMEOUT_S", NULL, SET_INT, F(first_byte_timeout_s), "10", 1, 3600, NULL, 0,
+     NULL},
     {"ONEFILE_MAX_CONNS_PER_IP", NULL, SET_INT, F(max_conns_per_ip), "64", 0, 100000, NULL, 0,
      NULL},
     {"ONEFILE_SHUTDOWN_TIMEOUT_S", NULL, SET_INT, F(shutdown_timeout_s), "10", 0, 600, NULL, 0,
@@ -105,28 +105,26 @@ static const struct setting settings[] = {
      NULL},
     {"ONEFILE_WRITER_LINGER_US", NULL, SET_INT, F(writer_linger_us), "0", 0, 1000000, NULL, 0,
      NULL},
-    {"ONEFILE_LOGIN_WINDOW_S", NULL, SET_INT, F(login_window_s), "300", 1, 86400, NULL, 0,
-     NULL},
+    {"ONEFILE_LOGIN_WINDOW_S", NULL, SET_INT, F(login_window_s), "300", 1, 86400, NULL, 0, NULL},
     {"ONEFILE_JOB_WORKERS", NULL, SET_INT, F(job_workers), "2", 1, 64, NULL, 0, NULL},
     {"ONEFILE_JOB_MAX_ATTEMPTS", NULL, SET_INT, F(job_max_attempts), "5", 1, 100, NULL, 0, NULL},
     {"ONEFILE_JOB_BACKOFF_MS", NULL, SET_INT, F(job_backoff_ms), "5000", 100, 3600000, NULL, 0,
      NULL},
-    {"ONEFILE_JOB_BACKOFF_MAX_S", NULL, SET_INT, F(job_backoff_max_s), "3600", 1, 604800, NULL,
-     0, NULL},
+    {"ONEFILE_JOB_BACKOFF_MAX_S", NULL, SET_INT, F(job_backoff_max_s), "3600", 1, 604800, NULL, 0,
+     NULL},
     {"ONEFILE_JOB_VISIBILITY_S", NULL, SET_INT, F(job_visibility_s), "300", 5, 86400, NULL, 0,
      NULL},
-    {"ONEFILE_NOTIFY_WEBHOOK", NULL, SET_URL, F(notify_webhook), NULL, 0, 0, "http://|https://",
-     1, NULL},
-    {"ONEFILE_WEBHOOK_TIMEOUT_S", NULL, SET_INT, F(webhook_timeout_s), "10", 1, 300, NULL, 0,
+    {"ONEFILE_NOTIFY_WEBHOOK", NULL, SET_URL, F(notify_webhook), NULL, 0, 0, "http://|https://", 1,
      NULL},
+    {"ONEFILE_WEBHOOK_TIMEOUT_S", NULL, SET_INT, F(webhook_timeout_s), "10", 1, 300, NULL, 0, NULL},
     {"ONEFILE_MARKDOWN_HTML", NULL, SET_INT, F(markdown_html), "0", 0, 1, NULL, 0, NULL},
     {"ONEFILE_TRUST_PROXY", NULL, SET_INT, F(trust_proxy), "0", 0, 8, NULL, 0, NULL},
     {"ONEFILE_CLIENT_IP_HEADER", NULL, SET_STRING, F(client_ip_header), "X-Forwarded-For", 0, 0,
      NULL, 0, NULL},
-    {"ONEFILE_CACHE_MAX_AGE_MS", NULL, SET_INT, F(cache_max_age_ms), "1000", 0, 3600000, NULL,
-     0, "longest a cached page may miss a change made by another process"},
-    {"ONEFILE_CACHE_BYTES", NULL, SET_INT, F(cache_bytes), "67108864", 0, 68719476736L, NULL,
-     0, "memory the response cache may hold (bytes; 0 turns it off)"},
+    {"ONEFILE_CACHE_MAX_AGE_MS", NULL, SET_INT, F(cache_max_age_ms), "1000", 0, 3600000, NULL, 0,
+     "longest a cached page may miss a change made by another process"},
+    {"ONEFILE_CACHE_BYTES", NULL, SET_INT, F(cache_bytes), "67108864", 0, 68719476736L, NULL, 0,
+     "memory the response cache may hold (bytes; 0 turns it off)"},
     {"ONEFILE_LOG_LEVEL", "log-level", SET_CHOICE, F(log_level), "info", 0, 0,
      "debug|info|warn|error", 0, "least severe log level written"},
 };
@@ -203,8 +201,8 @@ static int set_value(struct config *cfg, const struct setting *s, const char *so
         errno = 0;
         long v = strtol(value, &end, 10);
         if (!*value || *end || errno || v < s->min || v > s->max) {
-            snprintf(err, errlen, "%s: '%s' is not a whole number from %ld to %ld", source,
-                     value, s->min, s->max);
+            snprintf(err, errlen, "%s: '%s' is not a whole number from %ld to %ld", source, value,
+                     s->min, s->max);
             return -1;
         }
         *long_field(cfg, s) = v;
@@ -226,8 +224,8 @@ static int set_value(struct config *cfg, const struct setting *s, const char *so
     case SET_LISTEN:
         if (parse_listen(cfg, value) < 0) {
             snprintf(err, errlen,
-                     "%s: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], port 1-65535)",
-                     source, value);
+                     "%s: '%s' is not ADDR:PORT (an IPv4 address or [IPv6], port 1-65535)", source,
+                     value);
             return -1;
         }
         break;
@@ -262,8 +260,8 @@ void config_init(struct config *cfg)
     char err[256];
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NSETTINGS; i++)
-        if (settings[i].def && set_value(cfg, &settings[i], "default", settings[i].def, err,
-                                         sizeof(err)) < 0)
+        if (settings[i].def &&
+            set_value(cfg, &settings[i], "default", settings[i].def, err, sizeof(err)) < 0)
             abort(); /* a bad default is a programming error */
 }
 
@@ -349,8 +347,8 @@ void config_resolve(struct config *cfg)
         return;
     char *copy = xstrdup(cfg->db);
     char *slash = strrchr(copy, '/');
-    char *dir = slash ? xasprintf("%.*s/migrations", (int)(slash - copy), copy)
-                      : xstrdup("migrations");
+    char *dir =
+        slash ? xasprintf("%.*s/migrations", (int)(slash - copy), copy) : xstrdup("migrations");
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         cfg->migrations_dir = dir;

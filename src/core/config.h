@@ -15,19 +15,19 @@
 #include <stdio.h>
 
 struct config {
-    char *db;                 /* ONEFILE_DB: a path, or a postgres:// URL (core/dburl.h) */
-    char *listen;             /* ONEFILE_LISTEN, "ADDR:PORT" as given */
-    char listen_host[64];     /* parsed from listen: IPv4 dotted quad or IPv6 literal */
-    unsigned listen_port;     /* parsed from listen, 1-65535 */
-    long busy_timeout_ms;     /* ONEFILE_BUSY_TIMEOUT_MS */
-    char *synchronous;        /* "full" or "normal" */
-    char *backup_url;         /* file:///dir or s3://bucket/prefix, or NULL */
-    char *backup_schedule;    /* cron expression */
+    char *db;              /* ONEFILE_DB: a path, or a postgres:// URL (core/dburl.h) */
+    char *listen;          /* ONEFILE_LISTEN, "ADDR:PORT" as given */
+    char listen_host[64];  /* parsed from listen: IPv4 dotted quad or IPv6 literal */
+    unsigned listen_port;  /* parsed from listen, 1-65535 */
+    long busy_timeout_ms;  /* ONEFILE_BUSY_TIMEOUT_MS */
+    char *synchronous;     /* "full" or "normal" */
+    char *backup_url;      /* file:///dir or s3://bucket/prefix, or NULL */
+    char *backup_schedule; /* cron expression */
     long backup_keep;
-    char *backup_key;         /* ONEFILE_BACKUP_KEY: 32 bytes base64 (remote/crypt.h) */
-    char *backup_compress;    /* gzip, zstd or none */
-    long backup_level;        /* 0 = the codec's default */
-    char *s3_addressing;      /* auto, path or virtual */
+    char *backup_key;      /* ONEFILE_BACKUP_KEY: 32 bytes base64 (remote/crypt.h) */
+    char *backup_compress; /* gzip, zstd or none */
+    long backup_level;     /* 0 = the codec's default */
+    char *s3_addressing;   /* auto, path or virtual */
     char *aws_access_key_id;
     char *aws_secret_access_key;
     char *aws_region;
@@ -37,33 +37,33 @@ struct config {
     char *site_title;
     char *base_url;
     char *theme_dir;
-    char *migrations_dir;     /* a site's own migrations, or NULL */
-    long http_threads;        /* libmicrohttpd worker threads */
-    long max_body_bytes;      /* request body limit (413 beyond) */
-    long max_upload_bytes;    /* one uploaded file at most (413 beyond) */
-    char *media_types;        /* MIME types accepted as uploads, comma-separated */
-    long max_image_pixels;    /* width x height of an image at most (decompression bombs) */
-    long conn_timeout_s;      /* idle connection timeout */
-    long request_timeout_s;   /* cap on the time to receive one whole request */
+    char *migrations_dir;      /* a site's own migrations, or NULL */
+    long http_threads;         /* libmicrohttpd worker threads */
+    long max_body_bytes;       /* request body limit (413 beyond) */
+    long max_upload_bytes;     /* one uploaded file at most (413 beyond) */
+    char *media_types;         /* MIME types accepted as uploads, comma-separated */
+    long max_image_pixels;     /* width x height of an image at most (decompression bombs) */
+    long conn_timeout_s;       /* idle connection timeout */
+    long request_timeout_s;    /* cap on the time to receive one whole request */
     long first_byte_timeout_s; /* a new connection must send its first byte within this */
-    long max_conns_per_ip;    /* open connections per client address (0: no cap) */
-    long shutdown_timeout_s;  /* how long SIGTERM waits for in-flight requests */
-    long writer_max_batch;    /* writes per transaction at most */
-    long writer_linger_us;    /* how long a short batch waits for more (0: never) */
-    long login_window_s;      /* admin logins: 10 attempts per IP / account per window */
-    long job_workers;         /* job queue worker threads */
-    long job_max_attempts;    /* attempts before a job moves to failed_jobs */
-    long job_backoff_ms;      /* delay before the first retry; doubles per attempt */
-    long job_backoff_max_s;   /* cap on a retry delay */
-    long job_visibility_s;    /* another process's reservation older than this is released */
-    char *notify_webhook;     /* POST a new contact message here (secret: may hold a token) */
-    long webhook_timeout_s;   /* a webhook request's whole time, connect included */
-    long markdown_html;       /* 1: raw HTML in posts passes through (URLs still filtered) */
-    long trust_proxy;         /* proxies you run in front (0: none): the client address is
-                                 that many entries from the right of client_ip_header */
-    char *client_ip_header;   /* the one header those proxies set (X-Forwarded-For) */
-    long cache_max_age_ms;    /* a cached public response is rebuilt after this at most */
-    long cache_bytes;         /* the response cache's budget (http/cache.h) */
+    long max_conns_per_ip;     /* open connections per client address (0: no cap) */
+    long shutdown_timeout_s;   /* how long SIGTERM waits for in-flight requests */
+    long writer_max_batch;     /* writes per transaction at most */
+    long writer_linger_us;     /* how long a short batch waits for more (0: never) */
+    long login_window_s;       /* admin logins: 10 attempts per IP / account per window */
+    long job_workers;          /* job queue worker threads */
+    long job_max_attempts;     /* attempts before a job moves to failed_jobs */
+    long job_backoff_ms;       /* delay before the first retry; doubles per attempt */
+    long job_backoff_max_s;    /* cap on a retry delay */
+    long job_visibility_s;     /* another process's reservation older than this is released */
+    char *notify_webhook;      /* POST a new contact message here (secret: may hold a token) */
+    long webhook_timeout_s;    /* a webhook request's whole time, connect included */
+    long markdown_html;        /* 1: raw HTML in posts passes through (URLs still filtered) */
+    long trust_proxy;          /* proxies you run in front (0: none): the client address is
+                                  that many entries from the right of client_ip_header */
+    char *client_ip_header;    /* the one header those proxies set (X-Forwarded-For) */
+    long cache_max_age_ms;     /* a cached public response is rebuilt after this at most */
+    long cache_bytes;          /* the response cache's budget (http/cache.h) */
     char *log_level;
 };
 

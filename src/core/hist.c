@@ -42,8 +42,7 @@ double hist_quantile(const struct hist *h, double q)
     return h->nbounds ? h->bounds[h->nbounds - 1] : 0;
 }
 
-void hist_write_prometheus(const struct hist *h, const char *name, const char *labels,
-                           FILE *out)
+void hist_write_prometheus(const struct hist *h, const char *name, const char *labels, FILE *out)
 {
     const char *sep = labels && *labels ? "," : "";
     const char *lab = labels ? labels : "";
@@ -53,8 +52,7 @@ void hist_write_prometheus(const struct hist *h, const char *name, const char *l
         fprintf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, lab, sep, h->bounds[i],
                 (unsigned long long)cum);
     }
-    fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, lab, sep,
-            (unsigned long long)h->count);
+    fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, lab, sep, (unsigned long long)h->count);
     if (*lab) {
         fprintf(out, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, lab, h->sum, name, lab,
                 (unsigned long long)h->count);

@@ -15,7 +15,7 @@
 #define HIST_MAX_BUCKETS 24
 
 struct hist {
-    const double *bounds;               /* upper bounds, ascending; +Inf is implicit */
+    const double *bounds; /* upper bounds, ascending; +Inf is implicit */
     size_t nbounds;
     uint64_t counts[HIST_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
     uint64_t count;
@@ -28,6 +28,5 @@ void hist_observe(struct hist *h, double v);
 double hist_quantile(const struct hist *h, double q);
 /* Writes name_bucket{le=...}, name_sum, name_count lines (labels: extra label text such
    as `origin="x"`, or NULL). The # TYPE line is the caller's. */
-void hist_write_prometheus(const struct hist *h, const char *name, const char *labels,
-                           FILE *out);
+void hist_write_prometheus(const struct hist *h, const char *name, const char *labels, FILE *out);
 #endif

@@ -28,13 +28,27 @@ int jsonenc_string(struct buf *b, const char *s, size_t len)
         char esc[7] = {'\\', 0};
         size_t n = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -121,7 +135,8 @@ static int encode(struct buf *b, json_t *v, int depth)
         size_t klen;
         json_t *item;
         int first = 1;
-        json_object_keylen_foreach(v, key, klen, item) {
+        json_object_keylen_foreach(v, key, klen, item)
+        {
             if ((!first && buf_addc(b, ',') < 0) || jsonenc_string(b, key, klen) < 0 ||
                 buf_addc(b, ':') < 0 || encode(b, item, depth + 1) < 0)
                 return -1;

@@ -62,10 +62,11 @@ static int index_is_unique(sqlite3 *db, const char *index)
 {
     sqlite3_stmt *st;
     int unique = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT il.\"unique\" FROM sqlite_schema s, pragma_index_list(s.tbl_name) il "
-                           "WHERE s.type = 'index' AND s.name = ?1 COLLATE NOCASE AND il.name = s.name",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT il.\"unique\" FROM sqlite_schema s, pragma_index_list(s.tbl_name) il "
+            "WHERE s.type = 'index' AND s.name = ?1 COLLATE NOCASE AND il.name = s.name",
+            -1, &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(st, 1, index, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -126,9 +127,9 @@ void lint_statement(struct lint *l, sqlite3 *db, int line, const char *sql)
     sqlscan_next(&s, &t);
     if (sqltok_is(&t, "WITH")) { /* a CTE in front: find the statement's own verb */
         while (sqlscan_next(&s, &t) != SQLTOK_END)
-            if (t.depth == 0 && (sqltok_is(&t, "DELETE") || sqltok_is(&t, "UPDATE") ||
-                                 sqltok_is(&t, "INSERT") || sqltok_is(&t, "SELECT") ||
-                                 sqltok_is(&t, "REPLACE")))
+            if (t.depth == 0 &&
+                (sqltok_is(&t, "DELETE") || sqltok_is(&t, "UPDATE") || sqltok_is(&t, "INSERT") ||
+                 sqltok_is(&t, "SELECT") || sqltok_is(&t, "REPLACE")))
                 break;
     }
     if (sqltok_is(&t, "DROP")) {
@@ -144,8 +145,7 @@ void lint_statement(struct lint *l, sqlite3 *db, int line, const char *sql)
             object_name(&s, &t);
             if (index_is_unique(db, t.text)) {
                 snprintf(what, sizeof(what),
-                         "DROP INDEX %s drops a UNIQUE index: duplicates become possible",
-                         t.text);
+                         "DROP INDEX %s drops a UNIQUE index: duplicates become possible", t.text);
                 add(l, line, "drop-unique-index", 1, sql, what);
             }
         }
@@ -160,8 +160,8 @@ void lint_statement(struct lint *l, sqlite3 *db, int line, const char *sql)
             if (sqltok_is(&t, "TO")) {
                 sqlscan_next(&s, &t);
                 snprintf(what, sizeof(what),
-                         "ALTER TABLE %s RENAME TO %s: code still using the old name breaks",
-                         table, t.text);
+                         "ALTER TABLE %s RENAME TO %s: code still using the old name breaks", table,
+                         t.text);
                 add(l, line, "rename-table", 1, sql, what);
             } else {
                 if (sqltok_is(&t, "COLUMN"))
@@ -181,16 +181,14 @@ void lint_statement(struct lint *l, sqlite3 *db, int line, const char *sql)
             if (sqltok_is(&t, "COLUMN"))
                 sqlscan_next(&s, &t);
             snprintf(what, sizeof(what),
-                     "ALTER TABLE %s DROP COLUMN %s loses the column and its data", table,
-                     t.text);
+                     "ALTER TABLE %s DROP COLUMN %s loses the column and its data", table, t.text);
             add(l, line, "drop-column", 1, sql, what);
         }
     } else if (sqltok_is(&t, "DELETE")) {
         sqlscan_next(&s, &t); /* FROM */
         object_name(&s, &t);
         if (!has_where(&s)) {
-            snprintf(what, sizeof(what), "DELETE FROM %s without WHERE deletes every row",
-                     t.text);
+            snprintf(what, sizeof(what), "DELETE FROM %s without WHERE deletes every row", t.text);
             add(l, line, "delete-without-where", 1, sql, what);
         }
     } else if (sqltok_is(&t, "UPDATE")) {
@@ -219,12 +217,14 @@ void lint_after(struct lint *l, sqlite3 *db, int line, const char *sql)
     if (schema_verify(db, problems, err, sizeof(err)) > 0) {
         size_t i;
         json_t *p;
-        json_array_foreach(problems, i, p) {
+        json_array_foreach(problems, i, p)
+        {
             const char *text = json_string_value(p);
             size_t k;
             json_t *b;
             int known = 0;
-            json_array_foreach(l->baseline, k, b) {
+            json_array_foreach(l->baseline, k, b)
+            {
                 known |= strcmp(json_string_value(b), text) == 0;
             }
             if (known)
@@ -245,7 +245,8 @@ void lint_rebuild(struct lint *l, int line, const char *table, json_t *dropped)
     struct buf cols = BUF_INIT;
     size_t i;
     json_t *c;
-    json_array_foreach(dropped, i, c) {
+    json_array_foreach(dropped, i, c)
+    {
         buf_addf(&cols, "%s%s", i ? ", " : "", json_string_value(c));
     }
     char what[512];
@@ -342,10 +343,10 @@ int migrate_lint(sqlite3 *db, const struct migration_plan *p, json_t **findings)
             }
             int rebuilt;
             if (migrate_run(shadow, list->source, m, &l, &rebuilt, err, sizeof(err)) < 0) {
-                json_array_append_new(
-                    l.findings, json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:b}", "file", m->name,
-                                          "source", list->source, "line", 0, "kind", "error",
-                                          "statement", "", "message", err, "allowed", 0));
+                json_array_append_new(l.findings,
+                                      json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:b}", "file", m->name,
+                                                "source", list->source, "line", 0, "kind", "error",
+                                                "statement", "", "message", err, "allowed", 0));
                 l.blocking++;
                 goto done; /* later migrations may depend on this one */
             }

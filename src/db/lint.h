@@ -24,12 +24,12 @@
 #include "db/migrate.h"
 
 struct lint {
-    json_t *findings;          /* array of finding objects */
-    json_t *baseline;          /* schema_verify problems before the migrations */
+    json_t *findings; /* array of finding objects */
+    json_t *baseline; /* schema_verify problems before the migrations */
     const struct migration *m;
     const char *source;
-    int allowed;               /* the file carries the destructive marker */
-    int blocking;              /* findings that refuse the migration */
+    int allowed;  /* the file carries the destructive marker */
+    int blocking; /* findings that refuse the migration */
 };
 
 /* Runs every statement of m on db, applying `-- onefile:rebuild` directives. When lint is

@@ -25,8 +25,7 @@ static void read_holder(int fd, char *out, size_t outlen)
     snprintf(out, outlen, "%s", text);
 }
 
-int lock_acquire(struct lock *l, const char *db_path, const char *who, char *err,
-                 size_t errlen)
+int lock_acquire(struct lock *l, const char *db_path, const char *who, char *err, size_t errlen)
 {
     l->path = xasprintf("%s.lock", db_path);
     l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -39,8 +38,8 @@ int lock_acquire(struct lock *l, const char *db_path, const char *who, char *err
         int e = errno;
         read_holder(l->fd, holder, sizeof(holder));
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "database %s is in use by another onefile process: %s",
-                     db_path, holder);
+            snprintf(err, errlen, "database %s is in use by another onefile process: %s", db_path,
+                     holder);
         else
             snprintf(err, errlen, "cannot lock %s: %s", l->path, strerror(e));
         goto fail;

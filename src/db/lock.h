@@ -22,8 +22,7 @@ struct lock {
 /* Takes the lock for db_path. 0 when held; -1 with err filled ("database X is in use by
    onefile (pid 1234)") when another process holds it or the file cannot be created.
    `who` ("serve", "migrate") is written into the lock file beside the pid. */
-int lock_acquire(struct lock *l, const char *db_path, const char *who, char *err,
-                 size_t errlen);
+int lock_acquire(struct lock *l, const char *db_path, const char *who, char *err, size_t errlen);
 /* Releases the lock (and leaves the file: removing it would race a new holder). */
 void lock_release(struct lock *l);
 

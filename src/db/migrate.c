@@ -166,8 +166,8 @@ int migrations_from_dir(struct migration_list *l, const char *dir, char *err, si
             goto out;
         names[n++] = xstrdup(e->d_name);
     }
-    rc = migrations_from_files(l, "site", (const char *const *)names, (const char *const *)texts,
-                               n, err, errlen);
+    rc = migrations_from_files(l, "site", (const char *const *)names, (const char *const *)texts, n,
+                               err, errlen);
 out:
     closedir(d);
     for (size_t i = 0; i < n; i++) {
@@ -286,8 +286,8 @@ static int compare_recorded(sqlite3 *db, const struct migration_plan *p, json_t 
                      "sha256 %s",
                      name, source, sum, m->checksum);
         else if (strcmp(m->name, name) != 0)
-            snprintf(msg, sizeof(msg), "migration version %d (%s) was applied as %s, file is %s",
-                     v, source, name, m->name);
+            snprintf(msg, sizeof(msg), "migration version %d (%s) was applied as %s, file is %s", v,
+                     source, name, m->name);
         else
             continue;
         json_array_append_new(problems, json_string(msg));
@@ -304,8 +304,8 @@ int migrate_is_applied(sqlite3 *db, const char *source, int version)
     int found = 0;
     if (migrate_has_table(db) <= 0)
         return 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE source=?1 AND version=?2",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE source=?1 AND version=?2", -1,
+                           &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, version);
@@ -330,9 +330,8 @@ int migrate_status(sqlite3 *db, const struct migration_plan *p, json_t **out)
         for (size_t j = 0; j < l->n; j++)
             if (migrate_is_applied(db, l->source, l->items[j].version) == 0)
                 json_array_append_new(pending,
-                                      json_pack("{s:s, s:i, s:s}", "source", l->source,
-                                                "version", l->items[j].version, "name",
-                                                l->items[j].name));
+                                      json_pack("{s:s, s:i, s:s}", "source", l->source, "version",
+                                                l->items[j].version, "name", l->items[j].name));
     }
     *out = json_pack("{s:I, s:o, s:o, s:o}", "version", (json_int_t)version, "applied", applied,
                      "pending", pending, "problems", problems);
@@ -423,8 +422,8 @@ static const char *statement_end(const char *p)
 }
 
 static int rebuild_step(sqlite3 *db, const char *source, const struct migration *m,
-                        struct lint *lint, const char *table, const char *start,
-                        const char *end, char *err, size_t errlen)
+                        struct lint *lint, const char *table, const char *start, const char *end,
+                        char *err, size_t errlen)
 {
     char msg[512];
     int line = line_of(m->sql, start);
@@ -461,8 +460,8 @@ int migrate_run(sqlite3 *db, const char *source, const struct migration *m, stru
             continue;
         }
         if (sqlite3_prepare_v2(db, start, -1, &st, &tail) != SQLITE_OK) {
-            snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source,
-                     line_of(m->sql, start), sqlite3_errmsg(db));
+            snprintf(err, errlen, "%s (%s) line %d: %s", m->name, source, line_of(m->sql, start),
+                     sqlite3_errmsg(db));
             return -1;
         }
         if (st && is_transaction_control(sqlite3_sql(st))) {
@@ -525,7 +524,8 @@ static int foreign_key_problem(sqlite3 *db, char *out, size_t outlen)
     if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
         return -1;
     if (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(out, outlen, "foreign key violation: row %lld of %s references a missing row of %s",
+        snprintf(out, outlen,
+                 "foreign key violation: row %lld of %s references a missing row of %s",
                  (long long)sqlite3_column_int64(st, 1), sqlite3_column_text(st, 0),
                  sqlite3_column_text(st, 2));
     sqlite3_finalize(st);
@@ -553,10 +553,10 @@ static int apply_one(sqlite3 *db, const char *source, const struct migration *m,
         db_exec(db, "migrate: release", "RELEASE onefile_migration") < 0)
         return -1;
     *rebuilt |= this_rebuilt;
-    json_array_append_new(done, json_pack("{s:s,s:i,s:s,s:I,s:I,s:b}", "source", source,
-                                          "version", m->version, "name", m->name,
-                                          "duration_ms", ms, "rows_changed", (json_int_t)changes,
-                                          "rebuild", this_rebuilt));
+    json_array_append_new(done,
+                          json_pack("{s:s,s:i,s:s,s:I,s:I,s:b}", "source", source, "version",
+                                    m->version, "name", m->name, "duration_ms", ms, "rows_changed",
+                                    (json_int_t)changes, "rebuild", this_rebuilt));
     return 0;
 }
 
@@ -576,8 +576,7 @@ int migrate_apply(sqlite3 *db, const struct migration_plan *p, int *applied)
     return migrate_apply_report(db, p, applied, NULL);
 }
 
-int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied,
-                         json_t *report)
+int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied, json_t *report)
 {
     json_t *problems = json_array(), *findings = NULL, *batch = json_array();
     long long version;
@@ -594,7 +593,8 @@ int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *appli
         goto out;
     size_t k;
     json_t *f;
-    json_array_foreach(findings, k, f) {
+    json_array_foreach(findings, k, f)
+    {
         int allowed = json_is_true(json_object_get(f, "allowed"));
         const char *msg = json_string_value(json_object_get(f, "message"));
         if (allowed)
@@ -644,7 +644,8 @@ int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *appli
     }
     if (db_exec(db, "migrate: commit", "COMMIT") < 0)
         goto out;
-    json_array_foreach(batch, k, f) {
+    json_array_foreach(batch, k, f)
+    {
         log_event(LOG_INFO, "migration applied", json_deep_copy(f));
         if (report)
             json_array_append(report, f);

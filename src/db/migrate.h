@@ -23,7 +23,7 @@
 
 struct migration {
     int version;
-    char *name;        /* file name, "0001_init.sql" */
+    char *name; /* file name, "0001_init.sql" */
     char *sql;
     char checksum[65]; /* SHA-256 hex of the file's bytes */
 };
@@ -60,8 +60,7 @@ int migrate_apply(sqlite3 *db, const struct migration_plan *p, int *applied);
 /* The same, appending to report (may be NULL) one object per applied migration:
    {source, version, name, duration_ms, rows_changed, rebuild}. Before applying anything,
    the pending migrations are linted (migrate_lint); a blocking finding refuses them all. */
-int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied,
-                         json_t *report);
+int migrate_apply_report(sqlite3 *db, const struct migration_plan *p, int *applied, json_t *report);
 /* Lints the pending migrations of the plan against db's schema (db NULL: an empty
    database) - see db/lint.h. *findings receives an array of {file, source, line, kind,
    statement, message, allowed}. Returns the number of blocking findings, or -1 (logged)

@@ -282,8 +282,7 @@ int profile_run(const char *path, enum profile_mode mode, const struct profile_p
         ts[i].run = &r;
         ts[i].index = i < p->writers ? i : i - p->writers;
         ts[i].seed = (unsigned)(i * 7919 + 17);
-        pthread_create(&ts[i].tid, NULL, i < p->writers ? writer_thread : reader_thread,
-                       &ts[i]);
+        pthread_create(&ts[i].tid, NULL, i < p->writers ? writer_thread : reader_thread, &ts[i]);
     }
     for (int64_t tick = r.start_us + 1000000; tick < r.end_us; tick += 1000000) {
         sleep_until(tick);

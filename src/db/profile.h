@@ -24,10 +24,10 @@ enum profile_mode { PROFILE_DIRECT, PROFILE_SERIALIZED };
 struct profile_params {
     int readers, writers;
     double duration_s;
-    double write_rate;     /* writes per second over all writers; 0 = as fast as possible */
-    int rows_per_write;    /* rows inserted per write transaction */
+    double write_rate;  /* writes per second over all writers; 0 = as fast as possible */
+    int rows_per_write; /* rows inserted per write transaction */
     long busy_timeout_ms;
-    int synchronous;       /* 1 NORMAL, 2 FULL */
+    int synchronous; /* 1 NORMAL, 2 FULL */
 };
 
 struct profile_result {
@@ -36,8 +36,8 @@ struct profile_result {
     uint64_t writes, rows, reads;
     double writes_per_s, rows_per_s, reads_per_s;
     double p50_ms, p95_ms, p99_ms, max_ms; /* write latency, due to COMMIT */
-    uint64_t busy_errors;  /* SQLITE_BUSY returned to a writer (its budget ran out) */
-    uint64_t timeouts;     /* writes that took longer than the busy budget, failed or not */
+    uint64_t busy_errors; /* SQLITE_BUSY returned to a writer (its budget ran out) */
+    uint64_t timeouts;    /* writes that took longer than the busy budget, failed or not */
     uint64_t other_errors;
     uint64_t busy_retries; /* busy-handler calls during the run, all connections */
     uint64_t batches;      /* serialized: transactions the writer ran */

@@ -41,8 +41,8 @@ static json_t *columns(sqlite3 *db, const char *table)
 {
     sqlite3_stmt *st;
     json_t *out = json_array();
-    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0", -1, &st,
+                           NULL) != SQLITE_OK) {
         json_decref(out);
         return NULL;
     }
@@ -57,7 +57,8 @@ static int has_column(json_t *cols, const char *name)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(cols, i, c) {
+    json_array_foreach(cols, i, c)
+    {
         if (strcasecmp(json_string_value(c), name) == 0)
             return 1;
     }
@@ -72,8 +73,8 @@ static int compiles(sqlite3 *db, const char *sql, const char *what, json_t *prob
         sqlite3_finalize(st);
         return 0;
     }
-    json_array_append_new(problems, json_sprintf("%s no longer compiles: %s", what,
-                                                 sqlite3_errmsg(db)));
+    json_array_append_new(problems,
+                          json_sprintf("%s no longer compiles: %s", what, sqlite3_errmsg(db)));
     return 1;
 }
 
@@ -121,7 +122,8 @@ int schema_verify(sqlite3 *db, json_t *problems, char *err, size_t errlen)
                 buf_adds(&sql, "UPDATE ");
                 add_ident(&sql, tbl);
                 buf_adds(&sql, " SET ");
-                json_array_foreach(cols, i, c) {
+                json_array_foreach(cols, i, c)
+                {
                     if (i)
                         buf_adds(&sql, ", ");
                     add_ident(&sql, json_string_value(c));
@@ -149,8 +151,8 @@ int schema_verify(sqlite3 *db, json_t *problems, char *err, size_t errlen)
 
 /* create_sql with its table name replaced by tmp, or NULL (err filled) when it is not a
    CREATE TABLE of `name`. */
-static char *rename_create(const char *create_sql, const char *name, const char *tmp,
-                           char *err, size_t errlen)
+static char *rename_create(const char *create_sql, const char *name, const char *tmp, char *err,
+                           size_t errlen)
 {
     struct sqlscan s;
     struct sqltok t;
@@ -195,8 +197,8 @@ struct saved {
     char *type, *name, *sql;
 };
 
-int rebuild_table(sqlite3 *db, const char *name, const char *create_sql, json_t *dropped,
-                  char *err, size_t errlen)
+int rebuild_table(sqlite3 *db, const char *name, const char *create_sql, json_t *dropped, char *err,
+                  size_t errlen)
 {
     struct saved *saved = NULL;
     size_t nsaved = 0, cap = 0;
@@ -269,7 +271,8 @@ int rebuild_table(sqlite3 *db, const char *name, const char *create_sql, json_t 
     size_t i;
     json_t *c;
     int ncommon = 0;
-    json_array_foreach(old_cols, i, c) {
+    json_array_foreach(old_cols, i, c)
+    {
         const char *col = json_string_value(c);
         if (!has_column(new_cols, col)) {
             if (dropped)

@@ -34,6 +34,6 @@ int schema_verify(sqlite3 *db, json_t *problems, char *err, size_t errlen);
 /* Rebuilds table `name` with the definition create_sql (a CREATE TABLE of that same name).
    The names of the old columns the new definition lacks are appended to dropped (may be
    NULL). 0, or -1 with err filled (the caller rolls the transaction back). */
-int rebuild_table(sqlite3 *db, const char *name, const char *create_sql, json_t *dropped,
-                  char *err, size_t errlen);
+int rebuild_table(sqlite3 *db, const char *name, const char *create_sql, json_t *dropped, char *err,
+                  size_t errlen);
 #endif

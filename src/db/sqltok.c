@@ -67,8 +67,8 @@ enum sqltok_kind sqlscan_next(struct sqlscan *s, struct sqltok *t)
     char c = *s->p;
     if (isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80) {
         size_t n = 0;
-        while (s->p < s->end && (isalnum((unsigned char)*s->p) || *s->p == '_' ||
-                                 *s->p == '$' || (unsigned char)*s->p >= 0x80)) {
+        while (s->p < s->end && (isalnum((unsigned char)*s->p) || *s->p == '_' || *s->p == '$' ||
+                                 (unsigned char)*s->p >= 0x80)) {
             if (n + 1 < sizeof(t->text))
                 t->text[n++] = *s->p;
             s->p++;

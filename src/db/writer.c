@@ -54,9 +54,9 @@ struct item {
     const char *origin;
     writer_fn *fn;
     void *arg;
-    unsigned flags;        /* WRITER_ATOMIC: no savepoint */
+    unsigned flags; /* WRITER_ATOMIC: no savepoint */
     void (*free_arg)(void *);
-    writer_done_fn *done;  /* writer_submit_cb: reported after the batch, outside the lock */
+    writer_done_fn *done; /* writer_submit_cb: reported after the batch, outside the lock */
     void *done_ctx;
     struct waiter *waiter; /* NULL for async items, which are heap-allocated */
     char *err;             /* the submitter's buffer, or async_item.errbuf */
@@ -531,8 +531,12 @@ int writer_submit(struct writer *w, const char *origin, writer_fn *fn, void *arg
     struct waiter wt = {.done = 0};
     char scratch[1];
     struct item it = {
-        .origin = origin, .fn = fn, .arg = arg, .waiter = &wt,
-        .err = errlen ? err : scratch, .errlen = errlen ? errlen : sizeof(scratch),
+        .origin = origin,
+        .fn = fn,
+        .arg = arg,
+        .waiter = &wt,
+        .err = errlen ? err : scratch,
+        .errlen = errlen ? errlen : sizeof(scratch),
     };
     pthread_cond_init(&wt.cv, NULL);
     pthread_mutex_lock(&w->mu);
@@ -554,8 +558,12 @@ int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, voi
                         void (*free_arg)(void *))
 {
     struct async_item *a = xcalloc(1, sizeof(*a));
-    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .free_arg = free_arg,
-                          .err = a->errbuf, .errlen = sizeof(a->errbuf)};
+    a->it = (struct item){.origin = origin,
+                          .fn = fn,
+                          .arg = arg,
+                          .free_arg = free_arg,
+                          .err = a->errbuf,
+                          .errlen = sizeof(a->errbuf)};
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->st.queue_depth >= w->o.max_queue) {
         w->st.dropped++;
@@ -570,12 +578,18 @@ int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, voi
     return 0;
 }
 
-int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
-                     unsigned flags, writer_done_fn *done, void *ctx)
+int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg, unsigned flags,
+                     writer_done_fn *done, void *ctx)
 {
     struct async_item *a = xcalloc(1, sizeof(*a));
-    a->it = (struct item){.origin = origin, .fn = fn, .arg = arg, .flags = flags, .done = done,
-                          .done_ctx = ctx, .err = a->errbuf, .errlen = sizeof(a->errbuf)};
+    a->it = (struct item){.origin = origin,
+                          .fn = fn,
+                          .arg = arg,
+                          .flags = flags,
+                          .done = done,
+                          .done_ctx = ctx,
+                          .err = a->errbuf,
+                          .errlen = sizeof(a->errbuf)};
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);

@@ -44,40 +44,40 @@
 typedef int writer_fn(struct db_conn *c, void *arg, char *err, size_t errlen);
 
 struct writer_options {
-    size_t max_batch;         /* writes per transaction at most (default 256) */
-    long linger_us;           /* wait this long for more writes when a batch is below
-                                 max_batch (default 0: never wait, no timer tick) */
-    size_t max_queue;         /* async writes beyond this many queued are dropped (100000) */
-    long checkpoint_pages;    /* PASSIVE checkpoint past this many WAL frames (1000) */
-    long idle_checkpoint_ms;  /* TRUNCATE after this long idle (1000; 0 = never) */
-    long busy_timeout_ms;     /* the connection's busy budget (ONEFILE_BUSY_TIMEOUT_MS),
-                                 put back after an idle checkpoint that must not wait */
+    size_t max_batch;        /* writes per transaction at most (default 256) */
+    long linger_us;          /* wait this long for more writes when a batch is below
+                                max_batch (default 0: never wait, no timer tick) */
+    size_t max_queue;        /* async writes beyond this many queued are dropped (100000) */
+    long checkpoint_pages;   /* PASSIVE checkpoint past this many WAL frames (1000) */
+    long idle_checkpoint_ms; /* TRUNCATE after this long idle (1000; 0 = never) */
+    long busy_timeout_ms;    /* the connection's busy budget (ONEFILE_BUSY_TIMEOUT_MS),
+                                put back after an idle checkpoint that must not wait */
 };
 
 /* Error codes of writer_submit (besides -1, the write's own failure). */
-#define WRITER_ECOMMIT (-2)   /* the batch's COMMIT failed: nothing of it was written */
-#define WRITER_ESTOPPED (-3)  /* the writer is stopping or stopped */
+#define WRITER_ECOMMIT (-2)  /* the batch's COMMIT failed: nothing of it was written */
+#define WRITER_ESTOPPED (-3) /* the writer is stopping or stopped */
 
 #define WRITER_MAX_ORIGINS 64
 
 struct writer_origin_stats {
     const char *origin;
     uint64_t writes, failed;
-    double queue_s;           /* total time its writes waited in the queue */
-    double tx_s;              /* total time its writes ran inside the transaction */
+    double queue_s; /* total time its writes waited in the queue */
+    double tx_s;    /* total time its writes ran inside the transaction */
 };
 
 struct writer_stats {
     uint64_t committed, failed, commit_failures, dropped, batches;
-    int failing;              /* the last batch's BEGIN or COMMIT failed (cleared by the
-                                 next one that commits) */
+    int failing; /* the last batch's BEGIN or COMMIT failed (cleared by the
+                    next one that commits) */
     size_t queue_depth, max_queue_depth;
     uint64_t checkpoints_passive, checkpoints_truncate, checkpoint_pages, checkpoint_busy;
-    long long wal_frames;     /* frames in the WAL after the last commit or checkpoint */
+    long long wal_frames;       /* frames in the WAL after the last commit or checkpoint */
     int64_t last_checkpoint_ms; /* wall clock of the last completed checkpoint, or 0 */
-    struct hist batch_size;   /* writes per transaction */
-    struct hist latency;      /* seconds from submit to commit (acknowledged writes) */
-    struct hist commit_time;  /* seconds per COMMIT */
+    struct hist batch_size;     /* writes per transaction */
+    struct hist latency;        /* seconds from submit to commit (acknowledged writes) */
+    struct hist commit_time;    /* seconds per COMMIT */
     size_t norigins;
     struct writer_origin_stats origins[WRITER_MAX_ORIGINS];
 };
@@ -105,13 +105,14 @@ int writer_submit(struct writer *w, const char *origin, writer_fn *fn, void *arg
 int writer_submit_async(struct writer *w, const char *origin, writer_fn *fn, void *arg,
                         void (*free_arg)(void *));
 /* Flags of writer_submit_cb(). */
-#define WRITER_ATOMIC 1u /* fn undoes its own failure: it changes the database with one
-                            statement only (SQLite rolls a failed statement back by itself)
-                            or fails before changing anything, so it runs without a
-                            savepoint of its own. A write that breaks this promise (fails
-                            after a change stuck) costs the whole transaction: it is rolled
-                            back, the writes before it in the batch get WRITER_ECOMMIT and
-                            the error is logged. */
+#define WRITER_ATOMIC                                                                              \
+    1u /* fn undoes its own failure: it changes the database with one                              \
+          statement only (SQLite rolls a failed statement back by itself)                          \
+          or fails before changing anything, so it runs without a                                  \
+          savepoint of its own. A write that breaks this promise (fails                            \
+          after a change stuck) costs the whole transaction: it is rolled                          \
+          back, the writes before it in the batch get WRITER_ECOMMIT and                           \
+          the error is logged. */
 
 /* Called from the writer thread once the batch of a writer_submit_cb() write committed or
    failed, with rc and err as writer_submit() would return them. It must be quick and must
@@ -120,8 +121,8 @@ typedef void writer_done_fn(void *ctx, int rc, const char *err);
 /* Queues fn(arg) without blocking the caller; done(ctx, ...) reports the outcome (the
    HTTP server resumes a suspended request with it). flags: 0 or WRITER_ATOMIC. 0 queued;
    WRITER_ESTOPPED when the writer is stopping (done is then not called). */
-int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg,
-                     unsigned flags, writer_done_fn *done, void *ctx);
+int writer_submit_cb(struct writer *w, const char *origin, writer_fn *fn, void *arg, unsigned flags,
+                     writer_done_fn *done, void *ctx);
 /* Stops taking writes, runs every queued one, joins the thread and gives the connection
    back (the caller closes it). */
 struct db_conn *writer_stop(struct writer *w);

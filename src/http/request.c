@@ -75,19 +75,32 @@ int request_text(struct request *r, int status, const char *text)
 static const char *status_code_name(int status)
 {
     switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 411: return "length_required";
-    case 413: return "payload_too_large";
-    case 415: return "unsupported_media_type";
-    case 422: return "invalid";
-    case 429: return "too_many_requests";
-    case 503: return "unavailable";
-    default: return status >= 500 ? "internal" : "error";
+    case 400:
+        return "bad_request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 411:
+        return "length_required";
+    case 413:
+        return "payload_too_large";
+    case 415:
+        return "unsupported_media_type";
+    case 422:
+        return "invalid";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : "error";
     }
 }
 
@@ -214,13 +227,12 @@ int request_json_body(struct request *r, json_t **out)
     if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
         (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
         return request_error_field(r, 415, "unsupported_media_type",
-                                   "The body must be JSON (Content-Type: application/json).",
-                                   NULL);
-    json_t *v = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                           JSON_REJECT_DUPLICATES, &je);
+                                   "The body must be JSON (Content-Type: application/json).", NULL);
+    json_t *v =
+        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!v) {
-        snprintf(msg, sizeof(msg), "The body is not valid JSON: %s (line %d, column %d).",
-                 je.text, je.line, je.column);
+        snprintf(msg, sizeof(msg), "The body is not valid JSON: %s (line %d, column %d).", je.text,
+                 je.line, je.column);
         return request_error_field(r, 400, "malformed_json", msg, NULL);
     }
     if (!json_is_object(v)) {
@@ -235,8 +247,8 @@ int request_json_body(struct request *r, json_t **out)
 int request_error(struct request *r, int status, const char *message)
 {
     if (request_wants_json(r)) {
-        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", status_code_name(status),
-                              "message", message);
+        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", status_code_name(status), "message",
+                              message);
         return request_json(r, status, e);
     }
     buf_reset(&r->out);
@@ -276,15 +288,31 @@ const char *http_reason(int status)
         int status;
         const char *reason;
     } reasons[] = {
-        {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
-        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"},
-        {304, "Not Modified"}, {307, "Temporary Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
-        {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
-        {408, "Request Timeout"}, {409, "Conflict"}, {411, "Length Required"},
-        {413, "Content Too Large"}, {415, "Unsupported Media Type"},
-        {422, "Unprocessable Content"}, {429, "Too Many Requests"},
-        {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
-        {501, "Not Implemented"}, {503, "Service Unavailable"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {411, "Length Required"},
+        {413, "Content Too Large"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {503, "Service Unavailable"},
     };
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
         if (reasons[i].status == status)

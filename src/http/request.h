@@ -33,38 +33,38 @@ struct upload;
 struct request {
     struct MHD_Connection *conn;
     struct app *app;
-    const char *method;        /* owned by libmicrohttpd, valid for the request */
-    const char *path;          /* without the query string */
-    struct route_match match;  /* params of the matched route */
-    const char *route;         /* the matched pattern, or "-" (for logs and metrics) */
-    struct buf body;           /* request body, capped; body.toobig set beyond the cap */
-    struct upload *upload;     /* instead of body on upload paths (http/upload.h) */
-    int64_t started_us;        /* clock_mono_us() when the headers were in */
+    const char *method;       /* owned by libmicrohttpd, valid for the request */
+    const char *path;         /* without the query string */
+    struct route_match match; /* params of the matched route */
+    const char *route;        /* the matched pattern, or "-" (for logs and metrics) */
+    struct buf body;          /* request body, capped; body.toobig set beyond the cap */
+    struct upload *upload;    /* instead of body on upload paths (http/upload.h) */
+    int64_t started_us;       /* clock_mono_us() when the headers were in */
 
     /* response */
     int status;
     struct buf out;
-    const char *content_type;  /* a literal; default text/html; charset=utf-8 */
+    const char *content_type;              /* a literal; default text/html; charset=utf-8 */
     char *headers[REQUEST_MAX_HEADERS][2]; /* extra headers, malloc'ed */
     int nheaders;
-    int close;                 /* answer with Connection: close */
-    int dispatched;            /* the handler ran (or is waiting for its write) */
-    int file_fd;               /* with has_file: the body is this open file (taken over) */
+    int close;      /* answer with Connection: close */
+    int dispatched; /* the handler ran (or is waiting for its write) */
+    int file_fd;    /* with has_file: the body is this open file (taken over) */
     int has_file;
     uint64_t file_size;
-    int pipe_fd;               /* with has_pipe: the body is read from this pipe to its end */
+    int pipe_fd; /* with has_pipe: the body is read from this pipe to its end */
     int has_pipe;
-    int no_etag;               /* do not add an ETag (the handler knows better) */
-    int64_t token_id;    /* the API token that authenticated the request, or 0 */
-    int64_t cached_id;   /* set by cache_get() on a hit (http/cache.h) */
+    int no_etag;       /* do not add an ETag (the handler knows better) */
+    int64_t token_id;  /* the API token that authenticated the request, or 0 */
+    int64_t cached_id; /* set by cache_get() on a hit (http/cache.h) */
 
     /* a write deferred to the writer (request_defer) */
     int (*then)(struct request *r, int rc, const char *err);
     int deferred_rc;
     char deferred_err[256];
-    void *state;               /* the handler's, freed with state_free at the end */
+    void *state; /* the handler's, freed with state_free at the end */
     void (*state_free)(void *);
-    size_t bytes_sent;         /* body bytes, for the log line */
+    size_t bytes_sent; /* body bytes, for the log line */
 };
 
 /* A request header's value (case-insensitive name), or NULL. */

@@ -30,7 +30,7 @@ struct route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/posts/{slug}" */
     route_fn *fn;
-    const char *name;    /* for logs and metrics: the pattern unless given */
+    const char *name; /* for logs and metrics: the pattern unless given */
 };
 
 struct router {
@@ -43,7 +43,7 @@ struct route_match {
     size_t nparams;
     const char *names[ROUTER_MAX_PARAMS]; /* point into the route's pattern copy */
     size_t name_lens[ROUTER_MAX_PARAMS];
-    char *values[ROUTER_MAX_PARAMS];      /* point into `scratch` */
+    char *values[ROUTER_MAX_PARAMS]; /* point into `scratch` */
     char scratch[ROUTER_MAX_PATH];
 };
 

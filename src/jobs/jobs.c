@@ -134,8 +134,7 @@ int jobs_enqueue(struct jobs *j, const char *type, json_t *payload, const char *
     return 0;
 }
 
-int jobs_notify_contact(struct jobs *j, int64_t message_id, const char *name,
-                        const char *email)
+int jobs_notify_contact(struct jobs *j, int64_t message_id, const char *name, const char *email)
 {
     if (!j || !j->app->cfg->notify_webhook)
         return 0;

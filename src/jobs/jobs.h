@@ -48,8 +48,7 @@ int jobs_enqueue(struct jobs *j, const char *type, json_t *payload, const char *
 /* When ONEFILE_NOTIFY_WEBHOOK is set, queues a webhook to it for a new contact message,
    key "contact-<id>", body {"event":"contact.message","id","name","email","site"}; else
    does nothing. 0 (queued or nothing to do, or j NULL), -1 (logged). */
-int jobs_notify_contact(struct jobs *j, int64_t message_id, const char *name,
-                        const char *email);
+int jobs_notify_contact(struct jobs *j, int64_t message_id, const char *name, const char *email);
 /* Prometheus lines (# HELP/# TYPE each): jobs enqueued, completed, retried, failed and
    released by type; queue depth by state (ready, delayed, reserved, failed: read through
    a reader connection); scheduled runs by job and outcome, running, last success, next

@@ -112,7 +112,6 @@ int backup_job(struct app *app, char *msg, size_t msglen);
      onefile_restore_drill_last_success_timestamp_seconds */
 void backup_write_metrics(struct app *app, FILE *out);
 
-
 /* Internal to remote/: restore.c reports its drills here for the metrics. */
 void backup_note_drill(int ok);
 #endif

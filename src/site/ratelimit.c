@@ -26,7 +26,8 @@ int ratelimit_take(struct ratelimit *rl, const char *key)
     size_t oldest = 0, hit = RATELIMIT_SLOTS;
     pthread_mutex_lock(&rl->mu);
     for (size_t i = 0; i < RATELIMIT_SLOTS; i++) {
-        if (rl->slots[i].key[0] && strncmp(rl->slots[i].key, key, sizeof(rl->slots[i].key) - 1) == 0) {
+        if (rl->slots[i].key[0] &&
+            strncmp(rl->slots[i].key, key, sizeof(rl->slots[i].key) - 1) == 0) {
             hit = i;
             break;
         }

@@ -13,8 +13,8 @@
 
 struct ratelimit {
     pthread_mutex_t mu;
-    double burst;          /* bucket size */
-    double per_second;     /* refill rate */
+    double burst;      /* bucket size */
+    double per_second; /* refill rate */
     struct {
         char key[48];
         double tokens;

@@ -51,21 +51,22 @@ static json_t *site_model(struct request *r, struct db_conn *db)
     json_t *nav = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(pages, i, p) {
+    json_array_foreach(pages, i, p)
+    {
         json_array_append_new(nav, json_pack("{s:O,s:O}", "title", json_object_get(p, "title"),
                                              "slug", json_object_get(p, "slug")));
     }
     json_decref(pages);
-    return json_pack("{s:s,s:s,s:o}", "title", cfg->site_title, "base_url", cfg->base_url,
-                     "pages", nav);
+    return json_pack("{s:s,s:s,s:o}", "title", cfg->site_title, "base_url", cfg->base_url, "pages",
+                     nav);
 }
 
 /* "24 November 2026" from "2026-11-24T...". */
 static json_t *human_date(const char *iso)
 {
-    static const char *const months[] = {"January", "February", "March",     "April",
-                                         "May",     "June",     "July",      "August",
-                                         "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     int y, m, d;
     if (!iso || sscanf(iso, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12)
         return json_string("");
@@ -136,8 +137,7 @@ static void decorate(struct request *r, json_t *post, int full)
         json_object_set_new(post, "excerpt", json_string(buf_str(&b)));
     }
     if (full & WITH_BODY)
-        json_object_set_new(post, "body_html",
-                            html_of(post, md, (int)r->app->cfg->markdown_html));
+        json_object_set_new(post, "body_html", html_of(post, md, (int)r->app->cfg->markdown_html));
     buf_release(&b);
 }
 
@@ -206,11 +206,12 @@ static int home(struct request *r)
     }
     size_t i;
     json_t *post;
-    json_array_foreach(posts, i, post) {
+    json_array_foreach(posts, i, post)
+    {
         decorate(r, post, WITH_EXCERPT);
     }
-    json_t *m = json_pack("{s:o,s:o,s:i}", "site", site_model(r, db), "posts", posts, "page",
-                          (int)page);
+    json_t *m =
+        json_pack("{s:o,s:o,s:i}", "site", site_model(r, db), "posts", posts, "page", (int)page);
     readers_release(r->app->readers, db);
     if (page > 1)
         json_object_set_new(m, "newer_url",
@@ -284,14 +285,15 @@ static int feed(struct request *r)
     const char *updated = "1970-01-01T00:00:00Z";
     size_t i;
     json_t *post;
-    json_array_foreach(posts, i, post) {
+    json_array_foreach(posts, i, post)
+    {
         decorate(r, post, WITH_EXCERPT | WITH_BODY);
         const char *u = json_string_value(json_object_get(post, "updated_at"));
         if (u && strcmp(u, updated) > 0)
             updated = u;
     }
-    json_t *m = json_pack("{s:o,s:s,s:o}", "site", site_model(r, db), "updated", updated,
-                          "posts", posts);
+    json_t *m =
+        json_pack("{s:o,s:s,s:o}", "site", site_model(r, db), "updated", updated, "posts", posts);
     readers_release(r->app->readers, db);
     int rc = render(r, 200, "feed.xml", m, "application/atom+xml; charset=utf-8");
     if (rc == 200)
@@ -318,7 +320,8 @@ static int sitemap(struct request *r)
         }
         size_t i;
         json_t *post;
-        json_array_foreach(items, i, post) {
+        json_array_foreach(items, i, post)
+        {
             decorate(r, post, 0);
             json_array_append(entries, post);
         }
@@ -346,8 +349,8 @@ static int email_ok(const char *s)
 {
     const char *at = strchr(s, '@');
     size_t n = strlen(s);
-    if (!at || at == s || n > 254 || strchr(at + 1, '@') || !strchr(at + 1, '.') ||
-        at[1] == '.' || s[n - 1] == '.')
+    if (!at || at == s || n > 254 || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.' ||
+        s[n - 1] == '.')
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p <= 0x20 || *p == 0x7f || strchr("<>()[]\\,;:\"", *p))
@@ -361,8 +364,9 @@ static int contact_post(struct request *r)
     char err[256], ip[64];
     const char *ct = request_header(r, "Content-Type");
     if (!ct || !form_is_urlencoded(ct))
-        return request_error(r, 415, "The form must be sent as "
-                                     "application/x-www-form-urlencoded (multipart is refused).");
+        return request_error(r, 415,
+                             "The form must be sent as "
+                             "application/x-www-form-urlencoded (multipart is refused).");
     if (form_parse(&f, r->body.data ? r->body.data : "", r->body.len, err, sizeof(err)) < 0)
         return request_error(r, 400, err);
     const char *name = form_get(&f, "name"), *email = form_get(&f, "email"),
@@ -377,17 +381,19 @@ static int contact_post(struct request *r)
     /* a name is one line: CR/LF (or any control character) would let it forge lines in a
        notification or a mail header built from it */
     if (!name || !*name || strlen(name) > 100 || has_control(name))
-        json_object_set_new(errors, "name", json_string("Please give your name (up to 100 characters, one line)."));
+        json_object_set_new(errors, "name",
+                            json_string("Please give your name (up to 100 characters, one line)."));
     if (!email || !email_ok(email))
         json_object_set_new(errors, "email", json_string("Please give a valid email address."));
     if (!message || !*message || strlen(message) > 5000)
-        json_object_set_new(errors, "message", json_string("Please write a message (up to 5000 characters)."));
+        json_object_set_new(errors, "message",
+                            json_string("Please write a message (up to 5000 characters)."));
     if (json_object_size(errors)) {
         struct db_conn *db = readers_acquire(r->app->readers);
-        json_t *m = json_pack("{s:o,s:s,s:b,s:{s:s,s:s,s:s},s:o}", "site", site_model(r, db),
-                              "page_title", "Contact", "sent", 0, "values", "name",
-                              name ? name : "", "email", email ? email : "", "message",
-                              message ? message : "", "errors", errors);
+        json_t *m =
+            json_pack("{s:o,s:s,s:b,s:{s:s,s:s,s:s},s:o}", "site", site_model(r, db), "page_title",
+                      "Contact", "sent", 0, "values", "name", name ? name : "", "email",
+                      email ? email : "", "message", message ? message : "", "errors", errors);
         readers_release(r->app->readers, db);
         status = render(r, 422, "contact.html", m, NULL);
         goto out;
@@ -398,7 +404,8 @@ static int contact_post(struct request *r)
         char after[16];
         snprintf(after, sizeof(after), "%d", wait);
         request_set_header(r, "Retry-After", after);
-        status = request_error(r, 429, "Too many messages from your address; please try again later.");
+        status =
+            request_error(r, 429, "Too many messages from your address; please try again later.");
         goto out;
     }
     struct message_write mw = {name, email, message, ip, 0};

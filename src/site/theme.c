@@ -24,13 +24,20 @@ const char *theme_mime(const char *name)
     static const struct {
         const char *ext, *mime;
     } types[] = {
-        {".css", "text/css; charset=utf-8"},     {".js", "text/javascript; charset=utf-8"},
-        {".svg", "image/svg+xml"},               {".png", "image/png"},
-        {".jpg", "image/jpeg"},                  {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},                   {".webp", "image/webp"},
-        {".ico", "image/x-icon"},                {".woff2", "font/woff2"},
-        {".txt", "text/plain; charset=utf-8"},   {".html", "text/html; charset=utf-8"},
-        {".json", "application/json"},           {".xml", "application/xml"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},
+        {".webp", "image/webp"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"},
+        {".json", "application/json"},
+        {".xml", "application/xml"},
     };
     const char *dot = strrchr(name, '.');
     for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
@@ -40,8 +47,8 @@ const char *theme_mime(const char *name)
 }
 
 /* The override's bytes for rel, or NULL when there is none. -1 in *bad on a read error. */
-static char *read_override(const char *dir, const char *rel, size_t *size, char *err,
-                           size_t errlen, int *bad)
+static char *read_override(const char *dir, const char *rel, size_t *size, char *err, size_t errlen,
+                           int *bad)
 {
     *bad = 0;
     if (!dir)
@@ -110,8 +117,7 @@ int theme_load(struct theme *t, const char *override_dir, char *err, size_t errl
             sf->mime = theme_mime(sf->name);
             etag_of(sf->data, sf->size, sf->etag);
             sf->modified = loaded;
-            for (int e = ENCODING_GZIP; e < ENCODING_COUNT && encoding_worth(sf->mime, size);
-                 e++)
+            for (int e = ENCODING_GZIP; e < ENCODING_COUNT && encoding_worth(sf->mime, size); e++)
                 if (encoding_compress((enum encoding)e, sf->data, size, &sf->coded[e].data,
                                       &sf->coded[e].size) == 0)
                     sf->codings |= 1u << e;

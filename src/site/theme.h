@@ -16,11 +16,11 @@
 struct tmpl_set;
 
 struct static_file {
-    char *name;        /* "style.css" (relative to static/) */
+    char *name; /* "style.css" (relative to static/) */
     char *data;
     size_t size;
-    char etag[24];     /* strong validator of the bytes */
-    const char *mime;  /* from the extension */
+    char etag[24];    /* strong validator of the bytes */
+    const char *mime; /* from the extension */
     /* compressed once at load, for a compressible type of ENCODING_MIN_BYTES or more:
        coded[e] (e a coding, not identity) when it came out smaller, `codings` the mask */
     struct {
@@ -28,7 +28,7 @@ struct static_file {
         size_t size;
     } coded[ENCODING_COUNT];
     unsigned codings;
-    time_t modified;   /* Last-Modified: when the theme was loaded */
+    time_t modified; /* Last-Modified: when the theme was loaded */
 };
 
 struct theme {

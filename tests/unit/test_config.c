@@ -16,9 +16,14 @@ static char err[512];
 
 static void clear_env(void)
 {
-    const char *names[] = {"ONEFILE_DB", "ONEFILE_LISTEN", "ONEFILE_BUSY_TIMEOUT_MS",
-                           "ONEFILE_SYNCHRONOUS", "ONEFILE_BACKUP_URL", "AWS_SECRET_ACCESS_KEY",
-                           "ONEFILE_ADMIN_PASSWORD", "ONEFILE_HTTP_THREADS"};
+    const char *names[] = {"ONEFILE_DB",
+                           "ONEFILE_LISTEN",
+                           "ONEFILE_BUSY_TIMEOUT_MS",
+                           "ONEFILE_SYNCHRONOUS",
+                           "ONEFILE_BACKUP_URL",
+                           "AWS_SECRET_ACCESS_KEY",
+                           "ONEFILE_ADMIN_PASSWORD",
+                           "ONEFILE_HTTP_THREADS"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         unsetenv(names[i]);
 }
@@ -247,9 +252,8 @@ static void test_postgres_url(void **state)
     free(text);
 
     /* what libpq refuses is refused here, named, with the password masked */
-    assert_int_equal(config_set_flag(&c, "db", "postgresql://u:pw-in-bad@h:notaport/db", err,
-                                     sizeof(err)),
-                     -1);
+    assert_int_equal(
+        config_set_flag(&c, "db", "postgresql://u:pw-in-bad@h:notaport/db", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "--db: 'postgresql://u:********@h:notaport/db' is not a "
                                 "PostgreSQL URL libpq accepts: "));
     assert_non_null(strstr(err, "port"));

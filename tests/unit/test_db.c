@@ -75,10 +75,11 @@ static void test_verify_names_pragma_wanted_and_actual(void **state)
     sqlite3_close_v2(db);
     /* a connection set up by hand, as db_open does before its busy handler */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA busy_timeout=1234; PRAGMA foreign_keys=ON;"
-                                      "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
-                                      "PRAGMA cache_size=-16384;"
-                                      "PRAGMA journal_size_limit=67108864;",
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA busy_timeout=1234; PRAGMA foreign_keys=ON;"
+                                  "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+                                  "PRAGMA cache_size=-16384;"
+                                  "PRAGMA journal_size_limit=67108864;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(db_verify(db, DB_READWRITE, &opts, err, sizeof(err)), 0);
@@ -138,9 +139,9 @@ static void test_readonly_refuses_a_rollback_journal_file(void **state)
     snprintf(path, sizeof(path), "%s/delete.db", dir);
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(raw, "PRAGMA journal_mode=DELETE; CREATE TABLE t(x);", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw, "PRAGMA journal_mode=DELETE; CREATE TABLE t(x);", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
     sqlite3 *db;
     assert_int_equal(db_open(path, DB_READONLY, &opts, &db), -1);

@@ -28,8 +28,17 @@ static void test_documents_match_jansson(void **state)
 {
     (void)state;
     static const char *const docs[] = {
-        "{}", "[]", "null", "true", "false", "0", "-1", "9223372036854775807",
-        "-9223372036854775808", "\"\"", "[[], {}, [[[]]], {\"a\": {}}]",
+        "{}",
+        "[]",
+        "null",
+        "true",
+        "false",
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "\"\"",
+        "[[], {}, [[[]]], {\"a\": {}}]",
         "{\"id\": 7, \"slug\": \"x\", \"title\": \"<script>alert(1)</script>\", "
         "\"published_at\": null, \"tags\": [\"a\", \"b\"], \"ok\": true}",
         /* every escape jansson makes, and the bytes it leaves alone (/ and non-ASCII) */

@@ -39,13 +39,12 @@ static sqlite3 *fresh_db(void)
 }
 
 /* A plan with one "site" list made of the given files (embedded list left out). */
-static void site_plan(struct migration_plan *p, const char *const *names,
-                      const char *const *texts, size_t n)
+static void site_plan(struct migration_plan *p, const char *const *names, const char *const *texts,
+                      size_t n)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(migrations_from_files(&p->lists[0], "site", names, texts, n, errbuf,
-                                           sizeof(errbuf)),
-                     0);
+    assert_int_equal(
+        migrations_from_files(&p->lists[0], "site", names, texts, n, errbuf, sizeof(errbuf)), 0);
     p->nlists = 1;
 }
 
@@ -69,17 +68,17 @@ static char *fingerprint(sqlite3 *db)
                                             -1, &st, NULL),
                          SQLITE_OK);
         while (sqlite3_step(st) == SQLITE_ROW)
-            buf_addf(&b, "%s|%d|%s|%s|%s\n", sqlite3_column_text(st, 0),
-                     sqlite3_column_int(st, 1), sqlite3_column_text(st, 2),
-                     sqlite3_column_text(st, 3), sqlite3_column_text(st, 4));
+            buf_addf(&b, "%s|%d|%s|%s|%s\n", sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+                     sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
+                     sqlite3_column_text(st, 4));
         sqlite3_finalize(st);
     }
     return buf_detach(&b, NULL);
 }
 
 /* Runs migrate_apply with stderr captured into out. */
-static int apply_capturing(sqlite3 *db, const struct migration_plan *p, int *applied,
-                           char *out, size_t outlen)
+static int apply_capturing(sqlite3 *db, const struct migration_plan *p, int *applied, char *out,
+                           size_t outlen)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/stderr.txt", dir);
@@ -105,8 +104,7 @@ static void test_names_are_parsed_and_ordered(void **state)
     const char *names[] = {"0010_c.sql", "0002_b.sql", "0001_a.sql"};
     const char *texts[] = {"SELECT 3;", "SELECT 2;", "SELECT 1;"};
     struct migration_list l;
-    assert_int_equal(migrations_from_files(&l, "site", names, texts, 3, errbuf, sizeof(errbuf)),
-                     0);
+    assert_int_equal(migrations_from_files(&l, "site", names, texts, 3, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(l.items[0].version, 1);
     assert_int_equal(l.items[1].version, 2);
     assert_int_equal(l.items[2].version, 10);
@@ -117,9 +115,8 @@ static void test_names_are_parsed_and_ordered(void **state)
 
     const char *bad[] = {"init.sql", "0001-init.sql", "0001_init.txt", "_x.sql", "0001_.sql"};
     for (size_t i = 0; i < 5; i++) {
-        assert_int_equal(migrations_from_files(&l, "site", &bad[i], texts, 1, errbuf,
-                                               sizeof(errbuf)),
-                         -1);
+        assert_int_equal(
+            migrations_from_files(&l, "site", &bad[i], texts, 1, errbuf, sizeof(errbuf)), -1);
         assert_non_null(strstr(errbuf, bad[i]));
     }
     const char *dup[] = {"0001_a.sql", "01_b.sql"};
@@ -138,14 +135,13 @@ static void test_embedded_initial_schema_applies_once(void **state)
     assert_string_equal(p.lists[0].items[0].name, "0001_init.sql");
     assert_int_equal(migrate_apply(db, &p, &applied), 0);
     assert_int_equal(applied, (int)p.lists[0].n);
-    const char *tables[] = {"users", "sessions", "api_tokens", "posts", "messages",
-                            "post_views", "jobs", "failed_jobs", "schedule_runs", "backups",
-                            "schema_migrations"};
+    const char *tables[] = {
+        "users", "sessions",    "api_tokens",    "posts",   "messages",         "post_views",
+        "jobs",  "failed_jobs", "schedule_runs", "backups", "schema_migrations"};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         char sql[128];
         long long n;
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_schema WHERE name='%s'",
-                 tables[i]);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_schema WHERE name='%s'", tables[i]);
         assert_int_equal(db_query_int(db, sql, &n), 0);
         if (n != 1)
             fail_msg("table %s missing", tables[i]);
@@ -157,7 +153,8 @@ static void test_embedded_initial_schema_applies_once(void **state)
     assert_string_equal(before, after); /* a second run is a no-op */
     json_t *st;
     assert_int_equal(migrate_status(db, &p, &st), 0);
-    assert_int_equal(json_integer_value(json_object_get(st, "version")), p.lists[0].items[p.lists[0].n - 1].version);
+    assert_int_equal(json_integer_value(json_object_get(st, "version")),
+                     p.lists[0].items[p.lists[0].n - 1].version);
     assert_int_equal(json_array_size(json_object_get(st, "pending")), 0);
     assert_int_equal(json_array_size(json_object_get(st, "problems")), 0);
     json_decref(st);

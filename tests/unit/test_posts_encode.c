@@ -74,22 +74,22 @@ static void test_write_answer_is_the_read_json(void **state)
 {
     (void)state;
     write_and_compare(0, json_pack("{s:s,s:s}", "title", "Plain", "slug", "plain"));
-    write_and_compare(0, json_pack("{s:s,s:s,s:s,s:s}", "title", "<script>\"x\"</script>\\",
-                                   "slug", "hostile", "status", "published", "body_md",
-                                   "line\nbreak\ttab \x01\x1f \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"));
-    int64_t id = write_and_compare(
-        0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Ünïcödé 中文", "slug", "ünï", "kind", "page",
-                     "published_at", "2026-01-02T03:04:05Z"));
+    write_and_compare(
+        0, json_pack("{s:s,s:s,s:s,s:s}", "title", "<script>\"x\"</script>\\", "slug", "hostile",
+                     "status", "published", "body_md",
+                     "line\nbreak\ttab \x01\x1f \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80"));
+    int64_t id =
+        write_and_compare(0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Ünïcödé 中文", "slug", "ünï",
+                                       "kind", "page", "published_at", "2026-01-02T03:04:05Z"));
     write_and_compare(id, json_pack("{s:s}", "status", "published")); /* an update */
     /* a draft keeps the date it was given; a published post keeps its own */
     write_and_compare(0, json_pack("{s:s,s:s,s:s}", "title", "Dated draft", "slug", "dd",
                                    "published_at", "2025-05-05T05:05:05Z"));
-    write_and_compare(0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Dated", "slug", "dp",
-                                   "status", "published", "published_at",
-                                   "2024-04-04T04:04:04Z"));
+    write_and_compare(0, json_pack("{s:s,s:s,s:s,s:s}", "title", "Dated", "slug", "dp", "status",
+                                   "published", "published_at", "2024-04-04T04:04:04Z"));
     /* "\u0000" in JSON: the text stored, and answered, ends there */
-    write_and_compare(0, json_pack("{s:o,s:s,s:o}", "title", json_stringn("nul\0after", 9),
-                                   "slug", "nul", "body_md", json_stringn("b\0", 2)));
+    write_and_compare(0, json_pack("{s:o,s:s,s:o}", "title", json_stringn("nul\0after", 9), "slug",
+                                   "nul", "body_md", json_stringn("b\0", 2)));
 
     /* and what was stored is what a create means: the schema's defaults, a published post
        stamped with its creation time, a given date kept */
@@ -126,11 +126,27 @@ static void test_utf8_validation_agrees_with_jansson(void **state)
 {
     (void)state;
     static const char *const samples[] = {
-        "", "ascii", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
-        "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xf0\x80\x80\x80", /* overlong */
-        "\xed\xa0\x80", "\xed\xbf\xbf",                             /* surrogates */
-        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80",     /* out of range */
-        "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xc3\x28", "a\xe2\x82\xac\xc3",
+        "",
+        "ascii",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\xc0\x80",
+        "\xc1\xbf",
+        "\xe0\x80\x80",
+        "\xf0\x80\x80\x80", /* overlong */
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf", /* surrogates */
+        "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80",
+        "\xff",
+        "\x80", /* out of range */
+        "\xc3",
+        "\xe2\x82",
+        "\xf0\x9f\x98",
+        "\xc3\x28",
+        "a\xe2\x82\xac\xc3",
     };
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
         size_t len = strlen(samples[i]);
@@ -144,7 +160,8 @@ static void test_utf8_validation_agrees_with_jansson(void **state)
             char t[2] = {(char)a, (char)b};
             json_t *s = json_stringn(t, 2);
             if (jsonenc_utf8_valid(t, 2) != (s != NULL))
-                fail_msg("%02x %02x: ours %d, jansson %d", a, b, jsonenc_utf8_valid(t, 2), s != NULL);
+                fail_msg("%02x %02x: ours %d, jansson %d", a, b, jsonenc_utf8_valid(t, 2),
+                         s != NULL);
             json_decref(s);
         }
     }

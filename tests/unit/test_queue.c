@@ -82,8 +82,7 @@ static long long count(const char *sql)
     return n;
 }
 
-static int64_t enqueue(const char *type, const char *payload, const char *key, int max,
-                             int64_t now)
+static int64_t enqueue(const char *type, const char *payload, const char *key, int max, int64_t now)
 {
     struct queue_new n = {type, payload, key, max, 0, now, 0, 0};
     submit(queue_enqueue, &n);

@@ -9,12 +9,36 @@
 
 #include "http/router.h"
 
-static int h_home(struct request *r) { (void)r; return 1; }
-static int h_post(struct request *r) { (void)r; return 2; }
-static int h_new(struct request *r) { (void)r; return 3; }
-static int h_create(struct request *r) { (void)r; return 4; }
-static int h_static(struct request *r) { (void)r; return 5; }
-static int h_comment(struct request *r) { (void)r; return 6; }
+static int h_home(struct request *r)
+{
+    (void)r;
+    return 1;
+}
+static int h_post(struct request *r)
+{
+    (void)r;
+    return 2;
+}
+static int h_new(struct request *r)
+{
+    (void)r;
+    return 3;
+}
+static int h_create(struct request *r)
+{
+    (void)r;
+    return 4;
+}
+static int h_static(struct request *r)
+{
+    (void)r;
+    return 5;
+}
+static int h_comment(struct request *r)
+{
+    (void)r;
+    return 6;
+}
 
 static struct router rt;
 static struct route_match m;
@@ -73,12 +97,12 @@ static void test_parameters_are_decoded(void **state)
 static void test_bad_parameters_do_not_match(void **state)
 {
     (void)state;
-    assert_int_equal(call("GET", "/posts/"), -1);         /* empty segment */
-    assert_int_equal(call("GET", "/posts/a/b"), -1);      /* extra segment */
-    assert_int_equal(call("GET", "/posts/a%2Fb"), -1);    /* encoded slash in a segment */
-    assert_int_equal(call("GET", "/posts/a%00b"), -1);    /* NUL */
-    assert_int_equal(call("GET", "/posts/a%zz"), -1);     /* bad escape */
-    assert_int_equal(call("GET", "/posts/a%4"), -1);      /* truncated escape */
+    assert_int_equal(call("GET", "/posts/"), -1);      /* empty segment */
+    assert_int_equal(call("GET", "/posts/a/b"), -1);   /* extra segment */
+    assert_int_equal(call("GET", "/posts/a%2Fb"), -1); /* encoded slash in a segment */
+    assert_int_equal(call("GET", "/posts/a%00b"), -1); /* NUL */
+    assert_int_equal(call("GET", "/posts/a%zz"), -1);  /* bad escape */
+    assert_int_equal(call("GET", "/posts/a%4"), -1);   /* truncated escape */
     assert_int_equal(call("GET", "/posts/a%"), -1);
 }
 
@@ -101,8 +125,7 @@ static void test_404_versus_405_with_allow(void **state)
                      ROUTER_NO_METHOD);
     assert_string_equal(allow, "GET, HEAD");
     assert_null(m.route);
-    assert_int_equal(router_match(&rt, "GET", "/none", &m, allow, sizeof(allow)),
-                     ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(&rt, "GET", "/none", &m, allow, sizeof(allow)), ROUTER_NOT_FOUND);
     assert_string_equal(allow, "");
 }
 
@@ -121,8 +144,7 @@ static void test_overlong_path_is_not_found(void **state)
     path[0] = '/';
     memcpy(path, "/posts/", 7);
     path[sizeof(path) - 1] = '\0';
-    assert_int_equal(router_match(&rt, "GET", path, &m, allow, sizeof(allow)),
-                     ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(&rt, "GET", path, &m, allow, sizeof(allow)), ROUTER_NOT_FOUND);
 }
 
 int main(void)

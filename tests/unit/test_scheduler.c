@@ -172,9 +172,9 @@ static void test_fire_record_skip(void **state)
         "('quick-check', '2026-01-01T04:00:00Z', 'running')");
     /* nothing fires by itself during the test */
     static const char *const vars[] = {
-        "ONEFILE_SCHEDULE_CHECKPOINT", "ONEFILE_SCHEDULE_PRUNE_SESSIONS",
+        "ONEFILE_SCHEDULE_CHECKPOINT",  "ONEFILE_SCHEDULE_PRUNE_SESSIONS",
         "ONEFILE_SCHEDULE_QUICK_CHECK", "ONEFILE_SCHEDULE_ROLLUP_VIEWS",
-        "ONEFILE_SCHEDULE_BACKUP", "ONEFILE_SCHEDULE_RESTORE_DRILL"};
+        "ONEFILE_SCHEDULE_BACKUP",      "ONEFILE_SCHEDULE_RESTORE_DRILL"};
     const size_t nvars = sizeof(vars) / sizeof(vars[0]);
     for (size_t i = 0; i < nvars; i++)
         setenv(vars[i], "0 0 1 1 *", 1);
@@ -259,7 +259,8 @@ static void test_keep_runs(void **state)
     rec.message = "m";
     rec.id = count("SELECT max(id) FROM schedule_runs WHERE job = 'checkpoint'");
     snprintf(rec.finished, sizeof(rec.finished), "2026-01-01T00:00:02Z");
-    assert_int_equal(writer_submit(app.writer, "test", schedule_runs_finish, &rec, err, sizeof(err)), 0);
+    assert_int_equal(
+        writer_submit(app.writer, "test", schedule_runs_finish, &rec, err, sizeof(err)), 0);
     assert_int_equal(count("SELECT count(*) FROM schedule_runs WHERE job = 'checkpoint'"),
                      KEEP_RUNS);
     assert_int_equal(count("SELECT count(*) FROM schedule_runs WHERE job = 'quick-check'"), 1);
@@ -281,7 +282,8 @@ static void test_checkpoint_job(void **state)
     sql("INSERT INTO t VALUES (1)");
     struct db_conn *ro = readers_acquire(&readers);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(sqlite_conn_handle(ro), "SELECT x FROM t", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(sqlite_conn_handle(ro), "SELECT x FROM t", -1, &st, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* holds a read transaction */
     sql("INSERT INTO t VALUES (2)");
     assert_int_equal(maintenance_checkpoint(&app, msg, sizeof(msg)), 0);

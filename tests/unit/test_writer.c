@@ -132,7 +132,8 @@ static struct writer *start(struct writer_options *o)
     snprintf(p2, sizeof(p2), "%s-shm", path);
     unlink(p2);
     assert_int_equal(db_open(path, DB_READWRITE, &dbo, &db), 0);
-    assert_int_equal(db_exec(db, "test", "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER UNIQUE)"), 0);
+    assert_int_equal(
+        db_exec(db, "test", "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER UNIQUE)"), 0);
     struct writer_options def;
     writer_options_default(&def);
     return writer_start(sqlite_conn_wrap(db), o ? o : &def);
@@ -224,7 +225,8 @@ static void test_a_write_ending_the_transaction_acknowledges_nothing_before_it(v
     gate_wait_entered();
     struct sub subs[4];
     for (int i = 0; i < 4; i++) {
-        subs[i] = (struct sub){w, "batch", i == 2 ? rollback_everything : insert_value, i, 1, 0, ""};
+        subs[i] =
+            (struct sub){w, "batch", i == 2 ? rollback_everything : insert_value, i, 1, 0, ""};
         pthread_create(&t[i], NULL, submitter, &subs[i]);
         for (;;) { /* queue them in this order */
             struct writer_stats st;
@@ -241,7 +243,7 @@ static void test_a_write_ending_the_transaction_acknowledges_nothing_before_it(v
     assert_int_equal(subs[0].rc, WRITER_ECOMMIT); /* rolled back by write 2 */
     assert_int_equal(subs[1].rc, WRITER_ECOMMIT);
     assert_int_equal(subs[2].rc, -1);
-    assert_int_equal(subs[3].rc, 0);              /* ran in a new transaction */
+    assert_int_equal(subs[3].rc, 0); /* ran in a new transaction */
     assert_int_equal(count_rows("WHERE v < 4"), 1);
     assert_int_equal(count_rows("WHERE v = 3"), 1);
     stop(w);
@@ -279,7 +281,8 @@ static void atomic_batch(struct writer *w, writer_fn **writes, const long *value
     for (int i = 0; i < n; i++) {
         out[i] = (struct outcome){0};
         assert_int_equal(writer_submit_cb(w, "atomic", writes[i], (void *)(intptr_t)values[i],
-                                          WRITER_ATOMIC, outcome_done, &out[i]), 0);
+                                          WRITER_ATOMIC, outcome_done, &out[i]),
+                         0);
     }
     gate_release();
     pthread_join(holder, NULL);
@@ -460,7 +463,8 @@ static void test_stop_runs_queued_writes_and_refuses_new_ones(void **state)
     /* once stopping, new writes are refused; until the stopper thread got there they are
        still accepted (and then run before the stop completes) */
     long probes = 0;
-    while (writer_submit_async(w, "late", insert_value, (void *)(intptr_t)(100 + probes), NULL) == 0) {
+    while (writer_submit_async(w, "late", insert_value, (void *)(intptr_t)(100 + probes), NULL) ==
+           0) {
         probes++;
         usleep(1000);
     }
@@ -475,11 +479,16 @@ static void test_stop_runs_queued_writes_and_refuses_new_ones(void **state)
     assert_int_equal(hs.rc, 0);
     assert_int_equal(qs.rc, 0); /* queued before the stop: ran */
     long long n;
-    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v IN (1000, 7)", &n), 0);
+    assert_int_equal(
+        db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v IN (1000, 7)", &n),
+        0);
     assert_int_equal(n, 2);
-    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v >= 100 AND v < 1000", &n), 0);
+    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db),
+                                  "SELECT count(*) FROM t WHERE v >= 100 AND v < 1000", &n),
+                     0);
     assert_int_equal(n, probes);
-    assert_int_equal(db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v = 8", &n), 0);
+    assert_int_equal(
+        db_query_int(sqlite_conn_handle(sp.db), "SELECT count(*) FROM t WHERE v = 8", &n), 0);
     assert_int_equal(n, 0);
     assert_int_equal(db_conn_close(sp.db), 0);
 }
@@ -490,8 +499,10 @@ static void test_per_origin_accounting(void **state)
     struct writer *w = start(NULL);
     char err[128];
     for (long i = 0; i < 5; i++)
-        assert_int_equal(writer_submit(w, "POST /api/v1/posts", insert_value, (void *)i, err, sizeof(err)), 0);
-    assert_int_equal(writer_submit(w, "job:rollup-views", insert_then_fail, (void *)99, err, sizeof(err)), -1);
+        assert_int_equal(
+            writer_submit(w, "POST /api/v1/posts", insert_value, (void *)i, err, sizeof(err)), 0);
+    assert_int_equal(
+        writer_submit(w, "job:rollup-views", insert_then_fail, (void *)99, err, sizeof(err)), -1);
     struct writer_stats st;
     writer_get_stats(w, &st);
     assert_int_equal(st.norigins, 2);

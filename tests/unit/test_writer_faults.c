@@ -62,8 +62,14 @@ static int shim_size(sqlite3_file *f, sqlite3_int64 *size)
 {
     return REAL(f)->pMethods->xFileSize(REAL(f), size);
 }
-static int shim_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int shim_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int shim_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int shim_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
 static int shim_check(sqlite3_file *f, int *out)
 {
     return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
@@ -72,7 +78,10 @@ static int shim_fcntl(sqlite3_file *f, int op, void *arg)
 {
     return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
 }
-static int shim_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int shim_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
 static int shim_caps(sqlite3_file *f)
 {
     return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
@@ -85,7 +94,10 @@ static int shim_shm_lock(sqlite3_file *f, int off, int n, int flags)
 {
     return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
 }
-static void shim_shm_barrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static void shim_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
 static int shim_shm_unmap(sqlite3_file *f, int del)
 {
     return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
@@ -100,9 +112,25 @@ static int shim_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
 }
 
 static const sqlite3_io_methods shim_methods = {
-    3, shim_close, shim_read, shim_write, shim_truncate, shim_sync, shim_size, shim_lock,
-    shim_unlock, shim_check, shim_fcntl, shim_sector, shim_caps, shim_shm_map, shim_shm_lock,
-    shim_shm_barrier, shim_shm_unmap, shim_fetch, shim_unfetch,
+    3,
+    shim_close,
+    shim_read,
+    shim_write,
+    shim_truncate,
+    shim_sync,
+    shim_size,
+    shim_lock,
+    shim_unlock,
+    shim_check,
+    shim_fcntl,
+    shim_sector,
+    shim_caps,
+    shim_shm_map,
+    shim_shm_lock,
+    shim_shm_barrier,
+    shim_shm_unmap,
+    shim_fetch,
+    shim_unfetch,
 };
 
 static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
@@ -158,8 +186,8 @@ struct sub {
 static void *submitter(void *arg)
 {
     struct sub *s = arg;
-    s->rc = writer_submit(s->w, "t", insert_value, (void *)(intptr_t)s->value, s->err,
-                          sizeof(s->err));
+    s->rc =
+        writer_submit(s->w, "t", insert_value, (void *)(intptr_t)s->value, s->err, sizeof(s->err));
     return NULL;
 }
 
@@ -175,7 +203,8 @@ static void run_faulty_batch(atomic_int *knob, long base)
     struct writer *w = writer_start(sqlite_conn_wrap(db), &o);
     char err[256];
     for (long i = 0; i < 10; i++)
-        assert_int_equal(writer_submit(w, "t", insert_value, (void *)(base + i), err, sizeof(err)), 0);
+        assert_int_equal(writer_submit(w, "t", insert_value, (void *)(base + i), err, sizeof(err)),
+                         0);
 
     /* failing COMMITs, from 8 concurrent submitters, several rounds */
     atomic_store(&faults_hit, 0);
@@ -199,7 +228,8 @@ static void run_faulty_batch(atomic_int *knob, long base)
 
     /* the writer recovered */
     for (long i = 10; i < 20; i++)
-        assert_int_equal(writer_submit(w, "t", insert_value, (void *)(base + i), err, sizeof(err)), 0);
+        assert_int_equal(writer_submit(w, "t", insert_value, (void *)(base + i), err, sizeof(err)),
+                         0);
     struct writer_stats st;
     writer_get_stats(w, &st);
     assert_int_equal(st.committed, 20);
@@ -214,7 +244,8 @@ static void run_faulty_batch(atomic_int *knob, long base)
     assert_int_equal(db_open(path, DB_READONLY, &dbo, &ro), 0);
     long long n;
     char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM t WHERE v >= %ld AND v < %ld", base, base + 20);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM t WHERE v >= %ld AND v < %ld", base,
+             base + 20);
     assert_int_equal(db_query_int(ro, sql, &n), 0);
     assert_int_equal(n, 20);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM t WHERE v >= %ld", base + 100);
