@@ -7,8 +7,9 @@
  * SameSite=Lax cookie (Secure when ONEFILE_BASE_URL is https), stored hashed, with an idle
  * and an absolute expiry; every state-changing request needs the session's CSRF token
  * (field _csrf; the login form uses a double-submit cookie) and passes an Origin /
- * Sec-Fetch-Site check; logins are throttled per IP and per account (429 with
- * Retry-After) and answer the same for an unknown account and a wrong password;
+ * Sec-Fetch-Site check; failed logins are throttled per address and per account without
+ * letting strangers lock the owner out (admin/throttle.h: 429 with Retry-After); logins
+ * answer the same for an unknown account and a wrong password;
  * admin pages are never cached (Cache-Control: no-store), so the back button after
  * logging out shows nothing private.
  */

@@ -23,10 +23,10 @@
 #include <microhttpd.h>
 
 #include "admin/password.h"
+#include "admin/throttle.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/app.h"
-#include "site/ratelimit.h"
 #include "site/theme.h"
 #include "store/users.h"
 #include "tmpl/tmpl.h"
@@ -236,7 +236,7 @@ int admin_login_form(struct request *r)
 int admin_login(struct request *r)
 {
     struct ctx c = {0};
-    char ip[64], hash[PASSWORD_HASH_LEN + 1], err[256], account[300];
+    char ip[64], hash[PASSWORD_HASH_LEN + 1], err[256];
     int status;
     if (!admin_same_origin(r))
         return admin_forbidden(r, "This request did not come from this site's pages.");
@@ -251,20 +251,23 @@ int admin_login(struct request *r)
         status = login_page(r, 400, "Give your email and password.", email);
         goto out;
     }
-    /* throttled per address and per account, before any work */
+    /* refused before any work when this address or account failed too often
+       (admin/throttle.h) */
     request_client_ip(r, ip, sizeof(ip));
-    snprintf(account, sizeof(account), "%s", email);
-    for (char *p = account; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    int wait = ratelimit_take(r->app->login_ip_limit, ip);
-    int wait2 = ratelimit_take(r->app->login_user_limit, account);
-    if (wait2 > wait)
-        wait = wait2;
+    struct throttle t;
+    int wait;
+    if (throttle_check(r->app, &t, email, ip, &wait) < 0) {
+        status = login_page(r, 503, "Cannot log in right now: try again.", email);
+        goto out;
+    }
     if (wait > 0) {
         char after[16];
         snprintf(after, sizeof(after), "%d", wait);
         request_set_header(r, "Retry-After", after);
-        status = login_page(r, 429, "Too many attempts: wait a little and try again.", email);
+        log_event(LOG_WARN, "admin login throttled",
+                  json_pack("{s:s,s:i}", "ip", ip, "retry_after_s", wait));
+        status =
+            login_page(r, 429, "Too many failed attempts: wait a little and try again.", email);
         goto out;
     }
     int64_t id = 0;
@@ -274,10 +277,12 @@ int admin_login(struct request *r)
     int rehash = 0;
     if (found < 0 || password_verify(found == 0 ? hash : NULL, pw, &rehash) != 0) {
         /* the same answer, after the same work, for an unknown account and a wrong password */
+        throttle_failed(r->app, &t);
         log_event(LOG_WARN, "admin login failed", json_pack("{s:s}", "ip", ip));
         status = login_page(r, 401, "Wrong email or password.", email);
         goto out;
     }
+    throttle_succeeded(r->app, &t);
     if (rehash && password_hash(pw, hash) == 0) {
         struct user_write uw = {NULL, hash, id, 0};
         admin_submit(r, "admin:rehash", users_set_password, &uw, err, sizeof(err));

@@ -96,7 +96,7 @@ int cmd_serve(int argc, char **argv)
     struct server *srv = NULL;
     struct theme theme = {0};
     int theme_ok = 0;
-    static struct ratelimit contact_limit, login_ip, login_user; /* large: not on the stack */
+    static struct ratelimit contact_limit; /* large: not on the stack */
     struct app app;
     memset(&app, 0, sizeof(app));
     router_init(&app.router);
@@ -136,9 +136,7 @@ int cmd_serve(int argc, char **argv)
     }
     theme_ok = 1;
     ratelimit_init(&contact_limit, 5, 120); /* 5 messages at once, then one per 2 minutes */
-    /* admin logins: 10 attempts, refilled over ONEFILE_LOGIN_WINDOW_S */
-    ratelimit_init(&login_ip, 10, (double)cfg.login_window_s / 10);
-    ratelimit_init(&login_user, 10, (double)cfg.login_window_s / 10);
+    /* admin logins are throttled from the database (admin/throttle.h) */
     rc = 1;
     int applied = 0;
     if (engine_open(cfg.db, DB_READWRITE, &dbo, &db) < 0)
@@ -172,8 +170,6 @@ int cmd_serve(int argc, char **argv)
     site_routes(&app.router); /* last: its /{slug} takes any one-segment path */
     app.theme = &theme;
     app.contact_limit = &contact_limit;
-    app.login_ip_limit = &login_ip;
-    app.login_user_limit = &login_user;
     if (!(app.jobs = jobs_start(&app, err, sizeof(err)))) {
         rc = 2;
         cmd_fail(&u, "%s", err);
@@ -245,8 +241,6 @@ out:
     if (theme_ok) {
         theme_release(&theme);
         ratelimit_release(&contact_limit);
-        ratelimit_release(&login_ip);
-        ratelimit_release(&login_user);
     }
     migrate_plan_release(&plan);
     lock_release(&lock);

@@ -1,11 +1,12 @@
 /*
- * user.c - `onefile user add|passwd|list EMAIL`: admin accounts.
+ * user.c - `onefile user add|passwd|unlock EMAIL | list`: admin accounts.
  *
  * The password is read from the terminal without echo (asked twice), or from the first
  * line of standard input when it is not a terminal (`echo "$PW" | onefile user add a@b`).
  * It never appears in argv, where `ps` would show it. Like `token`, the command writes
  * with a short transaction of its own, so it works while `serve` runs; `passwd` ends
- * every session of that user.
+ * every session of that user. `unlock` forgets the account's failed logins, so the login
+ * throttle (admin/throttle.h) lets it in again from every address at once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "admin/password.h"
+#include "admin/throttle.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "core/dburl.h"
@@ -20,6 +22,8 @@
 #include "db/engine.h"
 #include "db/migrate.h"
 #include "db/sqlite.h"
+#include "store/login_failures.h"
+#include "store/store.h"
 #include "store/users.h"
 
 /* Reads one line (without its newline) into buf: 0, or -1 at end of input. */
@@ -73,13 +77,42 @@ static int email_ok(const char *e)
     return 1;
 }
 
+/* `user unlock EMAIL`: 0 done, 1 no such user or the write failed (said on stderr). */
+static int unlock_account(struct db_conn *db, const char *email)
+{
+    char hash[PASSWORD_HASH_LEN + 1], err[256] = "", account[LOGIN_ACCOUNT_MAX_LEN + 1];
+    int64_t id;
+    int found = users_find(db, email, &id, hash, sizeof(hash));
+    sodium_memzero(hash, sizeof(hash));
+    if (found != 0) {
+        if (found == 1)
+            fprintf(stderr, "onefile user: no user with this email\n");
+        return 1;
+    }
+    throttle_account_key(email, account);
+    struct login_failure_write w = {account, NULL, 0, 0, 0};
+    if (store_begin_write(db, "user unlock") < 0)
+        return 1;
+    if (login_failures_clear_account(db, &w, err, sizeof(err)) < 0) {
+        store_rollback(db);
+        fprintf(stderr, "onefile user: unlock: %s\n", err);
+        return 1;
+    }
+    if (store_commit(db, "user unlock") < 0)
+        return 1;
+    fprintf(stderr, "unlocked %s: failed logins from %lld address%s forgotten\n", email,
+            (long long)w.removed, w.removed == 1 ? "" : "es");
+    return 0;
+}
+
 int cmd_user(int argc, char **argv)
 {
     static const struct cmd_usage u = {
-        "user", "add EMAIL | passwd EMAIL | list [--db PATH]",
+        "user", "add EMAIL | passwd EMAIL | unlock EMAIL | list [--db PATH]",
         "Manage admin accounts. The password is asked on the terminal (not echoed), or read\n"
         "from the first line of standard input when it is piped. `passwd` ends every session\n"
-        "of that user.",
+        "of that user. `unlock` forgets the account's failed logins (the login throttle).\n"
+        "Exit 1 when the user does not exist (passwd, unlock) or already exists (add).",
         1};
     const struct opt opts[] = {{NULL, 0, NULL, NULL}};
     struct config cfg;
@@ -91,12 +124,12 @@ int cmd_user(int argc, char **argv)
     struct db_options dbo = {cfg.busy_timeout_ms, config_synchronous_level(&cfg)};
     struct db_conn *db = NULL;
     const char *action = npos ? pos[0] : "";
-    int list = strcmp(action, "list") == 0;
+    int list = strcmp(action, "list") == 0, unlock = strcmp(action, "unlock") == 0;
     rc = 2;
-    if (!list && strcmp(action, "add") != 0 && strcmp(action, "passwd") != 0) {
+    if (!list && !unlock && strcmp(action, "add") != 0 && strcmp(action, "passwd") != 0) {
         cmd_fail(&u, "%s",
-                 npos ? "unknown action (use add, passwd or list)"
-                      : "missing action (add EMAIL, passwd EMAIL or list)");
+                 npos ? "unknown action (use add, passwd, unlock or list)"
+                      : "missing action (add EMAIL, passwd EMAIL, unlock EMAIL or list)");
         goto out;
     }
     if (list != (npos == 1)) {
@@ -132,6 +165,10 @@ int cmd_user(int argc, char **argv)
         }
         json_decref(users);
         rc = 0;
+        goto out;
+    }
+    if (unlock) {
+        rc = unlock_account(db, pos[1]);
         goto out;
     }
     if (read_password(pw, sizeof(pw)) < 0) {

@@ -50,7 +50,7 @@ struct config {
     long shutdown_timeout_s;   /* how long SIGTERM waits for in-flight requests */
     long writer_max_batch;     /* writes per transaction at most */
     long writer_linger_us;     /* how long a short batch waits for more (0: never) */
-    long login_window_s;       /* admin logins: 10 attempts per IP / account per window */
+    long login_window_s;       /* admin logins: failures count this long (admin/throttle.h) */
     long job_workers;          /* job queue worker threads */
     long job_max_attempts;     /* attempts before a job moves to failed_jobs */
     long job_backoff_ms;       /* delay before the first retry; doubles per attempt */

@@ -32,11 +32,10 @@ struct app {
     struct theme *theme;             /* templates and static files (site/theme.h) */
     struct ratelimit *contact_limit; /* per-IP limit of the contact form */
     struct views *views;             /* page views, aggregated (site/views.h) */
-    struct ratelimit *login_ip_limit, *login_user_limit; /* admin login throttling */
-    struct samples *samples; /* the dashboard's time series (admin/samples.h) */
-    struct jobs *jobs;       /* scheduler and job queue (jobs/jobs.h) */
-    int64_t started_us;      /* clock_mono_us() at start */
-    atomic_int stopping;     /* set on SIGTERM: /readyz answers 503 */
+    struct samples *samples;         /* the dashboard's time series (admin/samples.h) */
+    struct jobs *jobs;               /* scheduler and job queue (jobs/jobs.h) */
+    int64_t started_us;              /* clock_mono_us() at start */
+    atomic_int stopping;             /* set on SIGTERM: /readyz answers 503 */
 };
 
 /* Adds GET /healthz and GET /readyz (http/health.c). */
