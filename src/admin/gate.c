@@ -12,6 +12,7 @@
  */
 #include "admin/gate.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,57 @@ void admin_done(struct ctx *c)
         form_release(&c->f);
 }
 
+/* ---- notices after a write, confirmation before a destructive one ---- */
+
+/* What a redirect after a write may ask the next page to say (?done=CODE). The text shown
+   is always this table's, never anything from the query, so a link cannot make the admin
+   say something else; an unknown code shows nothing. Adding one: a row here, then
+   admin_redirect_done(r, path, "code") in the handler. */
+static const struct {
+    const char *code, *text;
+} notices[] = {
+    {"post-created", "Created."},
+    {"post-saved", "Saved."},
+    {"post-deleted", "Deleted."},
+    {"message-deleted", "Message deleted."},
+    {"media-uploaded", "Uploaded."},
+    {"media-deleted", "File deleted."},
+    {"job-retried", "The job is queued again."},
+    {"user-added", "User added."},
+    {"token-revoked", "Token revoked: it no longer works."},
+};
+
+static const char *notice_text(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof(notices) / sizeof(notices[0]); i++)
+        if (strcmp(code, notices[i].code) == 0)
+            return notices[i].text;
+    return NULL;
+}
+
+int admin_redirect_done(struct request *r, const char *path, const char *code)
+{
+    char loc[256];
+    assert(notice_text(code));
+    snprintf(loc, sizeof(loc), "%s%cdone=%s", path, strchr(path, '?') ? '&' : '?', code);
+    request_set_header(r, "Cache-Control", "no-store");
+    return request_redirect(r, 303, loc);
+}
+
+int admin_confirmed(struct ctx *c)
+{
+    const char *v = c->have_form ? form_get(&c->f, "confirm") : NULL;
+    return v && strcmp(v, "1") == 0;
+}
+
+int admin_confirm(struct request *r, struct ctx *c, const struct admin_question *q)
+{
+    json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:b}", "page_title", q->question, "question",
+                          q->question, "action", q->action, "button", q->button, "back", q->back,
+                          "detail", q->detail, "force", q->force);
+    return admin_render(r, c, 200, "admin/confirm.html", q->nav, m);
+}
+
 static json_t *nav(const char *active)
 {
     json_t *n = json_object();
@@ -190,6 +242,9 @@ int admin_render(struct request *r, struct ctx *c, int status, const char *name,
     if (c && c->s.id) {
         json_object_set_new(model, "user", json_pack("{s:s}", "email", c->s.email));
         json_object_set_new(model, "csrf", json_string(c->s.csrf));
+        const char *flash = notice_text(request_query(r, "done"));
+        if (flash && !json_object_get(model, "flash"))
+            json_object_set_new(model, "flash", json_string(flash));
     }
     json_object_set_new(model, "nav", nav(active));
     buf_reset(&r->out);

@@ -59,6 +59,24 @@ void admin_done(struct ctx *c);
    Cache-Control: no-store; releases c. Returns the status. */
 int admin_render(struct request *r, struct ctx *c, int status, const char *name, const char *active,
                  json_t *model);
+/* 303 to path (no query, or one of its own) with ?done=code added, no-store: the page
+   shown next says what was done, in the words of gate.c's notices table (code must be
+   one of them). */
+int admin_redirect_done(struct request *r, const char *path, const char *code);
+/* A confirmation step before a destructive POST: the form's confirm=1 says the user
+   answered admin_confirm()'s page. */
+struct admin_question {
+    const char *question; /* the page's title: "Delete this message?" */
+    const char *detail;   /* what it means (may be NULL) */
+    const char *action;   /* the POST the answer goes to (with confirm=1) */
+    const char *button;   /* "Delete" */
+    const char *back;     /* where Cancel leads */
+    const char *nav;      /* the active admin section */
+    int force;            /* also send force=1 (delete media still in use) */
+};
+int admin_confirmed(struct ctx *c);
+/* Renders the question (200) through admin_render. */
+int admin_confirm(struct request *r, struct ctx *c, const struct admin_question *q);
 /* writer_submit of fn(arg) named origin. */
 int admin_submit(struct request *r, const char *origin, writer_fn *fn, void *arg, char *err,
                  size_t errlen);

@@ -73,7 +73,7 @@ int admin_retry_job(struct request *r)
         struct queue_retry q = {
             .failed_id = admin_id_param(r), .max_attempts = 5, .now_ms = clock_wall_ms()};
         rc = admin_submit(r, "admin:jobs", queue_retry, &q, err, sizeof(err)) == 0
-                 ? request_redirect(r, 303, "/admin/jobs")
+                 ? admin_redirect_done(r, "/admin/jobs", "job-retried")
                  : request_error(r, 503, "The job could not be retried.");
         request_set_header(r, "Cache-Control", "no-store");
     }

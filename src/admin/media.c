@@ -109,7 +109,7 @@ int admin_upload_media(struct request *r)
     if (!existing)
         media_queue_variants(r->app, &m);
     if (!json)
-        return request_redirect(r, 303, "/admin/media");
+        return admin_redirect_done(r, "/admin/media", "media-uploaded");
     struct db_conn *db = readers_acquire(r->app->readers);
     json_t *o = media_get(db, m.id, &m) == 0 ? media_model(r->app, db, &m) : NULL;
     readers_release(r->app->readers, db);
@@ -133,17 +133,34 @@ int admin_delete_media(struct request *r)
     readers_release(r->app->readers, db);
     const char *force = form_get(&c.f, "force");
     request_set_header(r, "Cache-Control", "no-store");
+    int forced = force && strcmp(force, "1") == 0;
     if (rc != 0 || used < 0) {
         rc = request_error(r, rc == 1 ? 404 : 500, "No such media.");
-    } else if (used > 0 && !(force && strcmp(force, "1") == 0)) {
+    } else if (used > 0 && !forced && admin_confirmed(&c)) {
         char msg[400];
         snprintf(msg, sizeof(msg),
-                 "%lld post(s) or page(s) use %s: tick \"delete anyway\" to delete it.",
+                 "%lld post(s) or page(s) use %s: delete it with \"Delete anyway\" on its "
+                 "confirmation page.",
                  (long long)used, m.filename);
         rc = request_error(r, 409, msg);
+    } else if (!admin_confirmed(&c)) { /* ask first, saying what still uses it */
+        char question[300], detail[400], action[64];
+        snprintf(question, sizeof(question), "Delete %s?", m.filename);
+        if (used > 0)
+            snprintf(detail, sizeof(detail),
+                     "%lld post(s) or page(s) still show it: they will show a broken link. "
+                     "This cannot be undone.",
+                     (long long)used);
+        else
+            snprintf(detail, sizeof(detail), "No post or page uses it. This cannot be undone.");
+        snprintf(action, sizeof(action), "/admin/media/%lld/delete", (long long)d.id);
+        struct admin_question q = {
+            question,       detail,  action,  used > 0 ? "Delete anyway" : "Delete",
+            "/admin/media", "media", used > 0};
+        rc = admin_confirm(r, &c, &q);
     } else {
         rc = admin_submit(r, "admin:media", media_delete, &d, err, sizeof(err)) == 0
-                 ? request_redirect(r, 303, "/admin/media")
+                 ? admin_redirect_done(r, "/admin/media", "media-deleted")
                  : request_error(r, 503, "The file could not be deleted.");
     }
     admin_done(&c);

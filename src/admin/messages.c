@@ -71,10 +71,22 @@ int admin_delete_message(struct request *r)
     struct ctx c;
     char err[256];
     int rc = admin_action(r, &c);
-    if (rc == 0) {
-        int64_t id = admin_id_param(r);
+    int64_t id = admin_id_param(r);
+    if (rc == 0 && !admin_confirmed(&c)) {
+        char action[64], back[64];
+        snprintf(action, sizeof(action), "/admin/messages/%lld/delete", (long long)id);
+        snprintf(back, sizeof(back), "/admin/messages/%lld", (long long)id);
+        struct admin_question q = {"Delete this message?",
+                                   "This cannot be undone.",
+                                   action,
+                                   "Delete",
+                                   back,
+                                   "messages",
+                                   0};
+        rc = admin_confirm(r, &c, &q);
+    } else if (rc == 0) {
         rc = admin_submit(r, "admin:messages", messages_delete, &id, err, sizeof(err)) == 0
-                 ? request_redirect(r, 303, "/admin/messages")
+                 ? admin_redirect_done(r, "/admin/messages", "message-deleted")
                  : request_error(r, 503, "The message could not be deleted.");
         request_set_header(r, "Cache-Control", "no-store");
     }

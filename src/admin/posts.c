@@ -20,6 +20,22 @@
 
 /* ---- posts ---- */
 
+/* The post's address on the site ("/posts/slug", a page's "/slug") into out. */
+static void site_path(json_t *post, char *out, size_t len)
+{
+    const char *kind = json_string_value(json_object_get(post, "kind"));
+    const char *slug = json_string_value(json_object_get(post, "slug"));
+    snprintf(out, len, "%s/%s", kind && !strcmp(kind, "page") ? "" : "/posts", slug ? slug : "");
+}
+
+/* Published and its time has come: the site shows it. */
+static int is_public(json_t *post, const char *now)
+{
+    const char *st = json_string_value(json_object_get(post, "status"));
+    const char *at = json_string_value(json_object_get(post, "published_at"));
+    return st && !strcmp(st, "published") && !(at && strcmp(at, now) > 0);
+}
+
 int admin_posts_page(struct request *r)
 {
     struct ctx c;
@@ -48,10 +64,12 @@ int admin_posts_page(struct request *r)
     json_array_foreach(items, i, p)
     { /* published, but not yet public */
         const char *st = json_string_value(json_object_get(p, "status"));
-        const char *at = json_string_value(json_object_get(p, "published_at"));
-        json_object_set_new(
-            p, "scheduled",
-            json_boolean(st && !strcmp(st, "published") && at && strcmp(at, now) > 0));
+        char path[300];
+        site_path(p, path, sizeof(path));
+        json_object_set_new(p, "path", json_string(path));
+        json_object_set_new(p, "public", json_boolean(is_public(p, now)));
+        json_object_set_new(p, "scheduled",
+                            json_boolean(st && !strcmp(st, "published") && !is_public(p, now)));
     }
     json_t *m = json_pack("{s:s,s:o,s:s,s:b,s:b}", "page_title", "Posts", "posts", items, "q",
                           q ? q : "", "status_draft", status && !strcmp(status, "draft"),
@@ -88,6 +106,12 @@ static int editor(struct request *r, struct ctx *c, int status, json_t *post, js
     json_object_set_new(m, "action",
                         id ? json_sprintf("/admin/posts/%lld", (long long)id)
                            : json_string("/admin/posts"));
+    char now[32], path[300];
+    store_time(0, now);
+    if (id && status == 200 && is_public(post, now)) { /* saved and on the site */
+        site_path(post, path, sizeof(path));
+        json_object_set_new(m, "view_url", json_string(path));
+    }
     return admin_render(r, c, status, "admin/edit.html", "posts", m);
 }
 
@@ -158,10 +182,9 @@ static int save_post(struct request *r, int64_t id)
     }
     cache_changed(); /* committed: pages built from the old post are stale */
     json_decref(shown);
-    request_set_header(r, "Cache-Control", "no-store");
     char loc[64];
-    snprintf(loc, sizeof(loc), "/admin/posts/%lld/edit?saved=1", (long long)w.id);
-    rc = request_redirect(r, 303, loc);
+    snprintf(loc, sizeof(loc), "/admin/posts/%lld/edit", (long long)w.id);
+    rc = admin_redirect_done(r, loc, id ? "post-saved" : "post-created");
 out:
     json_decref(fields);
     admin_done(&c);
@@ -200,13 +223,18 @@ int admin_delete_post(struct request *r)
     struct ctx c;
     char err[256];
     int rc = admin_action(r, &c);
-    if (rc == 0) {
+    if (rc == 0 && !admin_confirmed(&c)) { /* not from the confirmation page: ask there */
+        char loc[64];
+        snprintf(loc, sizeof(loc), "/admin/posts/%lld/delete", (long long)admin_id_param(r));
+        request_set_header(r, "Cache-Control", "no-store");
+        rc = request_redirect(r, 303, loc);
+    } else if (rc == 0) {
         struct post_write w = {.id = admin_id_param(r)};
         rc = admin_submit(r, "admin:posts", posts_delete, &w, err, sizeof(err));
         if (rc == 0)
             cache_changed();
         request_set_header(r, "Cache-Control", "no-store");
-        rc = rc == 0 || w.not_found ? request_redirect(r, 303, "/admin/posts")
+        rc = rc == 0 || w.not_found ? admin_redirect_done(r, "/admin/posts", "post-deleted")
                                     : request_error(r, 503, "The post could not be deleted.");
     }
     admin_done(&c);

@@ -75,8 +75,7 @@ int admin_add_user(struct request *r)
                                            : "The user could not be added."));
         goto out;
     }
-    request_set_header(r, "Cache-Control", "no-store");
-    rc = request_redirect(r, 303, "/admin/users");
+    rc = admin_redirect_done(r, "/admin/users", "user-added");
 out:
     admin_done(&c);
     return rc;
@@ -139,10 +138,22 @@ int admin_revoke_token(struct request *r)
     struct ctx c;
     char err[256];
     int rc = admin_action(r, &c);
-    if (rc == 0) {
-        int64_t id = admin_id_param(r);
+    int64_t id = admin_id_param(r);
+    if (rc == 0 && !admin_confirmed(&c)) {
+        char action[64];
+        snprintf(action, sizeof(action), "/admin/tokens/%lld/revoke", (long long)id);
+        struct admin_question q = {"Revoke this token?",
+                                   "Every client using it is refused from then on; a revoked "
+                                   "token cannot be brought back.",
+                                   action,
+                                   "Revoke",
+                                   "/admin/users",
+                                   "users",
+                                   0};
+        rc = admin_confirm(r, &c, &q);
+    } else if (rc == 0) {
         rc = admin_submit(r, "admin:tokens", tokens_revoke_id, &id, err, sizeof(err)) == 0
-                 ? request_redirect(r, 303, "/admin/users")
+                 ? admin_redirect_done(r, "/admin/users", "token-revoked")
                  : request_error(r, 503, "The token could not be revoked.");
         request_set_header(r, "Cache-Control", "no-store");
     }

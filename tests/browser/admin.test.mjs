@@ -286,9 +286,10 @@ describe('admin panel in headless Chromium', { timeout: 100_000 }, () => {
     assert.equal(await page.locator('#preview a[href="/about"]').textContent(), 'link');
     await page.screenshot({ path: path.join(OUT, 'editor.png'), fullPage: true });
     await Promise.all([
-      page.waitForURL(/\/admin\/posts\/\d+\/edit\?saved=1$/),
+      page.waitForURL(/\/admin\/posts\/\d+\/edit\?done=post-created$/),
       page.locator('form.editor button[type=submit]').click(),
     ]);
+    assert.equal(await page.getByRole('status').textContent(), 'Created.');
     editUrl = new URL(page.url()).pathname;
     assert.equal(await page.inputValue('#title'), TITLE);
     assert.match(await page.inputValue('#body_md'), /\*\*bold\*\*/);
@@ -307,9 +308,10 @@ describe('admin panel in headless Chromium', { timeout: 100_000 }, () => {
     await page.goto(editUrl);
     await page.fill('#title', EDITED);
     await Promise.all([
-      page.waitForURL((u) => u.pathname === editUrl && u.search === '?saved=1'),
+      page.waitForURL((u) => u.pathname === editUrl && u.search === '?done=post-saved'),
       page.locator('form.editor button[type=submit]').click(),
     ]);
+    assert.equal(await page.getByRole('status').textContent(), 'Saved.');
     assert.equal(await page.inputValue('#title'), EDITED);
     const res = await page.goto(`/posts/${SLUG}`);
     assert.equal(res.status(), 200);

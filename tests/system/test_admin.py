@@ -207,7 +207,8 @@ class AdminTest(harness.TestCase):
         # delete with confirmation
         pid = re.search(r"/admin/posts/(\d+)/edit", edit).group(1)
         self.assertIn("cannot be undone", self.b.request("GET", "/admin/posts/%s/delete" % pid)[2])
-        status, _, _ = self.b.request("POST", "/admin/posts/%s/delete" % pid, {"_csrf": token})
+        status, _, _ = self.b.request("POST", "/admin/posts/%s/delete" % pid,
+                                      {"_csrf": token, "confirm": "1"})
         self.assertEqual(status, 303)
         self.assertEqual(self.b.request("GET", "/posts/hostile")[0], 404)
 
@@ -267,7 +268,8 @@ class AdminTest(harness.TestCase):
         page = self.b.request("GET", "/admin/users")[2]
         self.assertNotIn(api_token, page)
         tid = re.search(r'action="/admin/tokens/(\d+)/revoke"', page).group(1)
-        self.assertEqual(self.b.request("POST", "/admin/tokens/%s/revoke" % tid, {"_csrf": token})[0], 303)
+        self.assertEqual(self.b.request("POST", "/admin/tokens/%s/revoke" % tid,
+                                        {"_csrf": token, "confirm": "1"})[0], 303)
         status, _, _ = self.s.request("GET", "/api/v1/messages",
                                       headers={"Authorization": "Bearer " + api_token})
         self.assertEqual(status, 401)
@@ -283,7 +285,8 @@ class AdminTest(harness.TestCase):
         self.assertEqual(status, 200)
         self.assertIn("&lt;b&gt;hi&lt;/b&gt;", page)
         token = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)
-        self.assertEqual(self.b.request("POST", "/admin/messages/%s/delete" % mid, {"_csrf": token})[0], 303)
+        self.assertEqual(self.b.request("POST", "/admin/messages/%s/delete" % mid,
+                                        {"_csrf": token, "confirm": "1"})[0], 303)
         self.assertNotIn("Ada", self.b.request("GET", "/admin/messages")[2])
 
     def test_jobs_page(self):

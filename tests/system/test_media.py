@@ -323,7 +323,7 @@ class AdminMediaTest(harness.TestCase):
                                         origin="http://evil.example")[0], 403)
         self.assertEqual(self.count(), 0)
         status, h, _ = self.post_file("first pic.png", png(6, 4), csrf)
-        self.assertEqual((status, h["location"]), (303, "/admin/media"))
+        self.assertEqual((status, h["location"]), (303, "/admin/media?done=media-uploaded"))
         status, _, out = self.post_file("doc.pdf", b"%PDF-1.4\n%%EOF\n", csrf,
                                         accept="application/json")
         self.assertEqual(status, 201, out)
@@ -337,9 +337,16 @@ class AdminMediaTest(harness.TestCase):
         self.assertIn("first-pic.png", page)
         self.assertRegex(page, r"!\[first-pic\.png\]\(/media/[0-9a-f]{64}/first-pic\.png\)")  # the Markdown to paste
         self.assertIn("2 file(s)", page)
-        status, _, _ = self.b.request("POST", "/admin/media/%d/delete" % pdf["id"],
-                                      {"_csrf": csrf})
+        # the Delete button asks first; the answer deletes
+        status, _, page = self.b.request("POST", "/admin/media/%d/delete" % pdf["id"],
+                                         {"_csrf": csrf})
+        self.assertEqual(status, 200)
+        self.assertIn("No post or page uses it", page)
+        self.assertEqual(self.count(), 2)
+        status, headers, _ = self.b.request("POST", "/admin/media/%d/delete" % pdf["id"],
+                                            {"_csrf": csrf, "confirm": "1"})
         self.assertEqual(status, 303)
+        self.assertEqual(headers["location"], "/admin/media?done=media-deleted")
         self.assertEqual(self.count(), 1)
         status, _, page = self.b.request("GET", "/admin")
         self.assertRegex(page, r'1 file\(s\)</a>, \d+ bytes in the database')
